@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Brings up what the Docker-backed tests and the demo need: a Docker Engine in swarm mode and
+# the tiny local image mass-autoscaler-test:busybox. Safe to run again; does only what is missing.
+set -euo pipefail
+
+IMAGE="${TEST_IMAGE:-mass-autoscaler-test:busybox}"
+log() { echo "setup-docker: $*" >&2; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! command -v dockerd >/dev/null 2>&1 || ! [ -x /bin/busybox ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    log "installing docker.io and busybox-static with apt-get"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq docker.io busybox-static >/dev/null
+  else
+    log "dockerd or busybox is missing and apt-get is not available: install Docker Engine and a static busybox by hand"
+    exit 1
+  fi
+fi
+
+if ! docker info >/dev/null 2>&1; then
+  log "starting dockerd"
+  as_root sh -c 'nohup dockerd >/var/log/dockerd-mass-autoscaler.log 2>&1 &'
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && break
+    sleep 1
+  done
+  docker info >/dev/null 2>&1 || { log "dockerd did not come up; see /var/log/dockerd-mass-autoscaler.log"; tail -20 /var/log/dockerd-mass-autoscaler.log >&2 || true; exit 1; }
+fi
+
+if [ "$(docker info -f '{{.Swarm.LocalNodeState}}')" != "active" ]; then
+  log "initialising a single-node swarm"
+  docker swarm init --advertise-addr 127.0.0.1 >/dev/null
+fi
+
+if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
+  log "building $IMAGE from the static busybox"
+  root=$(mktemp -d)
+  mkdir -p "$root/bin"
+  cp /bin/busybox "$root/bin/busybox"
+  for tool in sh sleep true cat echo; do ln -s busybox "$root/bin/$tool"; done
+  tar -C "$root" -c . | docker import -c 'CMD ["/bin/sleep","86400"]' - "$IMAGE" >/dev/null
+  rm -rf "$root"
+fi
+
+log "ready: swarm active, image $IMAGE present"

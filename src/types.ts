@@ -1,0 +1,76 @@
+// Domain types shared by the pure core and the edges. Nothing here does I/O.
+
+/** What the MASS API says about one analysis system in one round. */
+export interface SystemDemand {
+  /** identifier_name of the analysis system in MASS */
+  system: string;
+  /** analysis requests with schedule_after <= now (or without schedule_after) */
+  due: number;
+  /** analysis requests that become due later; null when this round did not count them */
+  notDue: number | null;
+  /** sum of scheduled_analyses_count over the online instances */
+  scheduledOnline: number;
+  /** sum of scheduled_analyses_count over the offline instances: fixed by deleting them, not by replicas */
+  stuckOffline: number;
+  onlineInstances: number;
+  offlineInstances: number;
+  /** due + scheduledOnline: what replicas are needed for now */
+  demand: number;
+}
+
+/** Why MASS gave no reading for a system this round. One kind per distinct operator action. */
+export type MassErrorKind =
+  | 'unreachable' // connection refused, DNS failure, reset
+  | 'timeout' // no answer within the request timeout
+  | 'forbidden' // 403: the API key was rejected
+  | 'server-error' // 5xx
+  | 'not-json' // HTML or malformed JSON where JSON was expected
+  | 'bad-shape' // JSON, but not the shape the API documents
+  | 'paging' // a paging loop, or a page that vanished while paging
+  | 'unknown-system' // the system is not registered in MASS
+  | 'http-error'; // any other unexpected HTTP status
+
+export interface MassFailure {
+  kind: MassErrorKind;
+  /** one line for the operator; never contains the API key */
+  message: string;
+}
+
+export type SystemReading =
+  | { ok: true; demand: SystemDemand }
+  | { ok: false; error: MassFailure };
+
+/** Reads the demand of the named systems in one round. Never throws: failures are per system. */
+export interface DemandSource {
+  readDemand(systems: readonly string[], now: Date): Promise<Map<string, SystemReading>>;
+}
+
+/** A Swarm service carrying the com.mass.anal_system label. */
+export interface ManagedService {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  /** desired replicas; null for a global-mode service (which is left alone) */
+  replicas: number | null;
+  version: number;
+}
+
+export type ScaleOutcome =
+  | { kind: 'updated'; from: number; to: number; attempts: number }
+  | { kind: 'unchanged'; replicas: number }
+  | { kind: 'gone' }
+  | { kind: 'not-replicated' };
+
+/** Reads and writes the workload. */
+export interface SwarmTarget {
+  /** Services with the com.mass.anal_system label (one list call). */
+  listManaged(): Promise<ManagedService[]>;
+  /** Sets Mode.Replicated.Replicas to `replicas`, keeping the rest of the spec. */
+  scale(serviceId: string, replicas: number): Promise<ScaleOutcome>;
+}
+
+export interface Clock {
+  now(): number; // milliseconds since the epoch
+  /** resolves after ms, or early when the signal aborts */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { loadConfig, OPTIONS } from '../../config';
+
+const base = { API_KEY: 'k-123' };
+
+describe('config', () => {
+  test('defaults match SPEC.md', () => {
+    const result = loadConfig(base);
+    assert.ok(result.ok);
+    const c = result.config;
+    assert.equal(c.massServerAddress, 'http://localhost:8000/api/');
+    assert.equal(c.logLevel, 'info');
+    assert.equal(c.dryRun, false);
+    assert.deepEqual(c.metrics, { host: '127.0.0.1', port: 9464 });
+    assert.deepEqual(c.defaults, {
+      minInst: 3, maxInst: 15, startDemand: 3, technique: 'exponential moving average', window: 15, weight: 0.3,
+      minScheduleInterval: 10, maxScheduleInterval: 30, demandDeltaThreshold: 0.3, requestsPerInstance: 1,
+      scaleDownDelay: 120, autoscale: true,
+    });
+  });
+
+  test('every option has a one-line explanation', () => {
+    for (const [name, option] of Object.entries(OPTIONS)) assert.ok(option.help.length > 10 && !option.help.includes('\n'), name);
+  });
+
+  test('missing API_KEY is named', () => {
+    const result = loadConfig({});
+    assert.equal(result.ok, false);
+    if (!result.ok) assert.match(result.problems.join('\n'), /API_KEY is not set/);
+  });
+
+  test('MASS_SERVER_ADDRESS without the trailing slash gets one', () => {
+    const result = loadConfig({ ...base, MASS_SERVER_ADDRESS: 'https://mass.example.org/api' });
+    assert.ok(result.ok);
+    assert.equal(result.config.massServerAddress, 'https://mass.example.org/api/');
+  });
+
+  const bad: { env: Record<string, string>; named: RegExp }[] = [
+    { env: { MASS_SERVER_ADDRESS: 'ftp://x/api/' }, named: /^MASS_SERVER_ADDRESS="ftp:\/\/x\/api\/" must be an http/ },
+    { env: { MASS_SERVER_ADDRESS: 'http://user:pw@x/api/' }, named: /^MASS_SERVER_ADDRESS=.* must not carry a user name/ },
+    { env: { LOG_LEVEL: 'loud' }, named: /^LOG_LEVEL="loud" must be one of/ },
+    { env: { DRY_RUN: 'perhaps' }, named: /^DRY_RUN="perhaps" must be true or false/ },
+    { env: { METRICS_PORT: '70000' }, named: /^METRICS_PORT="70000" must be at most 65535/ },
+    { env: { METRICS_PORT: 'auto' }, named: /^METRICS_PORT="auto" must be a port number/ },
+    { env: { MASS_REQUEST_TIMEOUT: 'ten' }, named: /^MASS_REQUEST_TIMEOUT="ten" is not a number/ },
+    { env: { MASS_PAGE_CONCURRENCY: '0' }, named: /^MASS_PAGE_CONCURRENCY="0" must be at least 1/ },
+    { env: { DOCKER_HOST: 'localhost:2375' }, named: /^DOCKER_HOST="localhost:2375" must be unix/ },
+    { env: { DEFAULT_MIN_INST: '-1' }, named: /^DEFAULT_MIN_INST="-1" must be at least 0/ },
+    { env: { DEFAULT_CALCULATION_TECHNIQUE: 'median' }, named: /^DEFAULT_CALCULATION_TECHNIQUE="median"/ },
+    { env: { DEFAULT_MIN_INST: '20' }, named: /min_inst must not be greater than max_inst/ },
+  ];
+  for (const c of bad) {
+    test(`${Object.entries(c.env).map(([k, v]) => `${k}=${v}`).join(' ')} is rejected, naming the variable`, () => {
+      const result = loadConfig({ ...base, ...c.env });
+      assert.equal(result.ok, false);
+      if (!result.ok) assert.ok(result.problems.some((p) => c.named.test(p)), result.problems.join('\n'));
+    });
+  }
+
+  test('all problems are reported together', () => {
+    const result = loadConfig({ LOG_LEVEL: 'loud', DRY_RUN: 'x', METRICS_PORT: '-1', DEFAULT_E_M_A_WEIGHTING: '2' });
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    const names = result.problems.map((p) => p.split(/[= ]/)[0]);
+    assert.deepEqual(names.sort(), ['API_KEY', 'DEFAULT_E_M_A_WEIGHTING', 'DRY_RUN', 'LOG_LEVEL', 'METRICS_PORT']);
+  });
+
+  test('METRICS_PORT off means no listener; 0 means any free port', () => {
+    const off = loadConfig({ ...base, METRICS_PORT: 'off' });
+    assert.ok(off.ok);
+    assert.equal(off.config.metrics, null);
+    const any = loadConfig({ ...base, METRICS_PORT: '0' });
+    assert.ok(any.ok);
+    assert.equal(any.config.metrics?.port, 0);
+  });
+
+  test('API_KEY_FILE is read and trimmed', () => {
+    const result = loadConfig({ API_KEY_FILE: '/run/secrets/mass' }, (path) => {
+      assert.equal(path, '/run/secrets/mass');
+      return 'file-key\n';
+    });
+    assert.ok(result.ok);
+    assert.equal(result.config.apiKey, 'file-key');
+  });
+
+  test('an unreadable API_KEY_FILE is named, without any key in the message', () => {
+    const result = loadConfig({ API_KEY_FILE: '/nope' }, () => {
+      throw Object.assign(new Error('ENOENT'), { code: 'ENOENT' });
+    });
+    assert.equal(result.ok, false);
+    if (!result.ok) assert.deepEqual(result.problems, ['API_KEY_FILE="/nope" cannot be read (ENOENT)']);
+  });
+
+  test('API_KEY and API_KEY_FILE together are refused', () => {
+    const result = loadConfig({ API_KEY: 'a', API_KEY_FILE: '/f' }, () => 'b');
+    assert.equal(result.ok, false);
+  });
+
+  test('no problem message contains the API key', () => {
+    const result = loadConfig({ API_KEY: 'sekrit-key-value', LOG_LEVEL: 'x', MASS_SERVER_ADDRESS: 'nope' });
+    assert.equal(result.ok, false);
+    if (!result.ok) assert.ok(!result.problems.join('\n').includes('sekrit-key-value'));
+  });
+});

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { describeProblem, LABEL_NAMES, parseLabels, SYSTEM_LABEL, type PolicyDefaults } from '../../src/labels';
+import { policy } from './policy-fixture';
+
+const { system: _system, ...defaults }: { system: string } & PolicyDefaults = policy();
+
+function parse(extra: Record<string, string>) {
+  return parseLabels({ [SYSTEM_LABEL]: 'ssdeep', ...extra }, defaults);
+}
+
+describe('labels → policy', () => {
+  test('only com.mass.anal_system set: every other field takes the default', () => {
+    assert.deepEqual(parse({}), { ok: true, policy: policy() });
+  });
+
+  test('other labels on the service are ignored', () => {
+    assert.deepEqual(parse({ 'com.example.team': 'x' }), { ok: true, policy: policy() });
+  });
+
+  const valid: { label: string; value: string; field: keyof PolicyDefaults; want: unknown }[] = [
+    { label: LABEL_NAMES.minInst, value: '0', field: 'minInst', want: 0 },
+    { label: LABEL_NAMES.maxInst, value: '40', field: 'maxInst', want: 40 },
+    { label: LABEL_NAMES.startDemand, value: '2.5', field: 'startDemand', want: 2.5 },
+    { label: LABEL_NAMES.technique, value: 'moving average', field: 'technique', want: 'moving average' },
+    { label: LABEL_NAMES.technique, value: ' Exponential_Moving_Average ', field: 'technique', want: 'exponential moving average' },
+    { label: LABEL_NAMES.window, value: '5', field: 'window', want: 5 },
+    { label: LABEL_NAMES.weight, value: '1', field: 'weight', want: 1 },
+    { label: LABEL_NAMES.minScheduleInterval, value: '5', field: 'minScheduleInterval', want: 5 },
+    { label: LABEL_NAMES.maxScheduleInterval, value: '60', field: 'maxScheduleInterval', want: 60 },
+    { label: LABEL_NAMES.demandDeltaThreshold, value: '0', field: 'demandDeltaThreshold', want: 0 },
+    { label: LABEL_NAMES.requestsPerInstance, value: '0.5', field: 'requestsPerInstance', want: 0.5 },
+    { label: LABEL_NAMES.scaleDownDelay, value: '0', field: 'scaleDownDelay', want: 0 },
+    { label: LABEL_NAMES.autoscale, value: 'FALSE', field: 'autoscale', want: false },
+  ];
+  for (const c of valid) {
+    test(`${c.label}=${JSON.stringify(c.value)} is accepted`, () => {
+      const result = parse({ [c.label]: c.value });
+      assert.ok(result.ok, JSON.stringify(result));
+      assert.equal(result.policy[c.field], c.want);
+    });
+  }
+
+  const invalid: { label: string; value: string; problem: RegExp }[] = [
+    { label: LABEL_NAMES.minInst, value: '', problem: /is empty/ },
+    { label: LABEL_NAMES.minInst, value: 'three', problem: /is not a number/ },
+    { label: LABEL_NAMES.minInst, value: '-1', problem: /at least 0/ },
+    { label: LABEL_NAMES.minInst, value: '1.5', problem: /whole number/ },
+    { label: LABEL_NAMES.maxInst, value: '0', problem: /at least 1/ },
+    { label: LABEL_NAMES.maxInst, value: '1e9', problem: /at most 1000/ },
+    { label: LABEL_NAMES.startDemand, value: '-3', problem: /at least 0/ },
+    { label: LABEL_NAMES.startDemand, value: 'NaN', problem: /is not a number/ },
+    { label: LABEL_NAMES.technique, value: 'median', problem: /moving average/ },
+    { label: LABEL_NAMES.technique, value: '', problem: /is empty/ },
+    { label: LABEL_NAMES.window, value: '0', problem: /at least 1/ },
+    { label: LABEL_NAMES.window, value: '2.5', problem: /whole number/ },
+    { label: LABEL_NAMES.weight, value: '0', problem: /greater than 0/ },
+    { label: LABEL_NAMES.weight, value: '1.5', problem: /at most 1/ },
+    { label: LABEL_NAMES.minScheduleInterval, value: '0', problem: /at least 1/ },
+    { label: LABEL_NAMES.maxScheduleInterval, value: '99999999', problem: /at most 86400/ },
+    { label: LABEL_NAMES.demandDeltaThreshold, value: '-0.1', problem: /at least 0/ },
+    { label: LABEL_NAMES.requestsPerInstance, value: '0', problem: /greater than 0/ },
+    { label: LABEL_NAMES.scaleDownDelay, value: 'soon', problem: /is not a number/ },
+    { label: LABEL_NAMES.autoscale, value: 'maybe', problem: /true or false/ },
+    { label: LABEL_NAMES.autoscale, value: '', problem: /is empty/ },
+  ];
+  for (const c of invalid) {
+    test(`${c.label}=${JSON.stringify(c.value)} is reported naming the label and the value`, () => {
+      const result = parse({ [c.label]: c.value });
+      assert.equal(result.ok, false);
+      if (result.ok) return;
+      assert.equal(result.problems.length, 1);
+      const text = describeProblem(result.problems[0]!);
+      assert.ok(text.startsWith(`${c.label}=${JSON.stringify(c.value)} `), text);
+      assert.match(text, c.problem);
+    });
+  }
+
+  test('min_inst greater than max_inst is reported with both values', () => {
+    const result = parse({ [LABEL_NAMES.minInst]: '9', [LABEL_NAMES.maxInst]: '4' });
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    assert.match(describeProblem(result.problems[0]!), /com\.mass\.min_inst \/ com\.mass\.max_inst="9 > 4" min_inst must not be greater than max_inst/);
+  });
+
+  test('a default max_inst below a labelled min_inst is caught as well', () => {
+    const result = parse({ [LABEL_NAMES.minInst]: '20' });
+    assert.equal(result.ok, false);
+  });
+
+  test('min_schedule_interval greater than max_schedule_interval is reported', () => {
+    const result = parse({ [LABEL_NAMES.minScheduleInterval]: '60', [LABEL_NAMES.maxScheduleInterval]: '30' });
+    assert.equal(result.ok, false);
+  });
+
+  test('every bad label is reported at once', () => {
+    const result = parse({ [LABEL_NAMES.minInst]: 'x', [LABEL_NAMES.weight]: '7', [LABEL_NAMES.autoscale]: 'no' });
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    assert.deepEqual(result.problems.map((p) => p.label).sort(), [LABEL_NAMES.minInst, LABEL_NAMES.weight, LABEL_NAMES.autoscale].sort());
+  });
+
+  test('an empty com.mass.anal_system is reported', () => {
+    const result = parseLabels({ [SYSTEM_LABEL]: ' ' }, defaults);
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    assert.equal(describeProblem(result.problems[0]!), 'com.mass.anal_system=" " is empty');
+  });
+});
