@@ -1,0 +1,91 @@
+// Shapes of the MASS API answers the client reads (docs/MASS_API.md). Fields come and go
+// between server builds, so each schema requires only what the client uses and keeps the rest
+// (looseObject); a missing required field is a 'bad-shape' failure, never a silent zero.
+import { z } from 'zod';
+
+/**
+ * MASS writes times as ISO-8601 UTC. Some builds omit the offset (`2018-01-15T14:05:08`), which
+ * Date.parse would read as local time, so a time without a zone is taken as UTC.
+ */
+export function parseMassTime(text: string): number {
+  const hasZone = /(?:Z|[+-]\d\d:?\d\d)$/i.test(text.trim());
+  return Date.parse(hasZone ? text : `${text}Z`);
+}
+
+/** An ISO time, turned into milliseconds since the epoch. */
+const massTime = z.string().transform((text, ctx) => {
+  const ms = parseMassTime(text);
+  if (Number.isNaN(ms)) {
+    ctx.addIssue({ code: 'custom', message: `not an ISO-8601 time: ${JSON.stringify(text.slice(0, 40))}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+export const analysisSystemSchema = z.looseObject({
+  // 24-hex id: the value filters take. The older server may not send it (it is not needed there).
+  id: z.string().optional(),
+  identifier_name: z.string().min(1),
+  url: z.string().optional(),
+});
+export type AnalysisSystemItem = z.infer<typeof analysisSystemSchema>;
+
+export const analysisRequestSchema = z.looseObject({
+  id: z.string().optional(),
+  url: z.string().optional(),
+  /** reference: an absolute URL like http://host/api/analysis_system/ssdeep/ */
+  analysis_system: z.string(),
+  /** missing on older builds, and then the request is due */
+  schedule_after: massTime.nullish(),
+});
+export type AnalysisRequestItem = z.infer<typeof analysisRequestSchema>;
+
+export const analysisSystemInstanceSchema = z.looseObject({
+  id: z.string().optional(),
+  uuid: z.string().optional(),
+  url: z.string().optional(),
+  analysis_system: z.string(),
+  /** null until the instance first polls for work */
+  last_seen: massTime.nullish(),
+  /** computed by the 0.2 server; preferred over last_seen when present */
+  is_online: z.boolean().optional(),
+  /** computed by the 0.2 server; otherwise count scheduled_analysis/ items per instance */
+  scheduled_analyses_count: z.number().int().nonnegative().optional(),
+});
+export type AnalysisSystemInstanceItem = z.infer<typeof analysisSystemInstanceSchema>;
+
+export const scheduledAnalysisSchema = z.looseObject({
+  id: z.string().optional(),
+  url: z.string().optional(),
+  /** reference: an absolute URL like http://host/api/analysis_system_instance/<uuid>/ */
+  analysis_system_instance: z.string(),
+});
+export type ScheduledAnalysisItem = z.infer<typeof scheduledAnalysisSchema>;
+
+/** 0.2 answer to `?count`. */
+export const countSchema = z.looseObject({
+  count: z.number().int().nonnegative(),
+});
+
+/** 0.2 paged envelope. `next`/`previous` only serve to detect a server that ignores `page`. */
+export function pagedEnvelopeSchema<T extends z.ZodType>(item: T) {
+  return z.looseObject({
+    page: z.number().int().positive(),
+    page_count: z.number().int().nonnegative(),
+    next: z.string().nullish(),
+    previous: z.string().nullish(),
+    results: z.array(item),
+  });
+}
+
+/** Older server's page: only `results`, no paging information. */
+export function legacyPageSchema<T extends z.ZodType>(item: T) {
+  return z.looseObject({
+    results: z.array(item),
+  });
+}
+
+/** The first analysis_system/ answer tells the dialect: only the 0.2 envelope has page_count. */
+export function looksLike02Envelope(body: unknown): boolean {
+  return typeof body === 'object' && body !== null && 'page_count' in body;
+}

@@ -1,0 +1,439 @@
+// MassClient against the fake MASS server (a real HTTP server on 127.0.0.1), both dialects.
+// Every read goes through read(), which also checks that the key leaks nowhere and that the
+// instances' heartbeat endpoint is never called.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { MassClient, type MassClientOptions } from '../../src/mass/client';
+import type { MassErrorKind, SystemDemand, SystemReading } from '../../src/types';
+import { startFakeMass, type FakeMass, type FakeMassOptions } from '../fakes/mass-server';
+
+const KEY = 'k3y-7f2c9e1a-do-not-leak';
+const NOW = Date.parse('2024-05-01T12:00:00.000Z');
+const now = new Date(NOW);
+
+async function withMass(
+  opts: Partial<FakeMassOptions> & Pick<FakeMassOptions, 'dialect'>,
+  body: (mass: FakeMass) => Promise<void>,
+): Promise<void> {
+  const mass = await startFakeMass({ apiKey: KEY, now: () => NOW, ...opts });
+  try {
+    await body(mass);
+    const heartbeats = mass.requests.filter((r) => r.path.includes('/scheduled_analyses/'));
+    assert.deepEqual(heartbeats, [], 'the heartbeat endpoint must never be called');
+    assert.ok(mass.requests.every((r) => !r.url.includes(KEY)), 'the key must never be in a URL');
+  } finally {
+    await mass.close();
+  }
+}
+
+function client(mass: FakeMass, opts: Partial<MassClientOptions> = {}): MassClient {
+  return new MassClient({ baseUrl: mass.baseUrl, apiKey: KEY, timeoutMs: 5000, pageConcurrency: 4, ...opts });
+}
+
+async function read(c: MassClient, systems: string[]): Promise<Map<string, SystemReading>> {
+  const readings = await c.readDemand(systems, now);
+  assert.deepEqual([...readings.keys()], systems, 'one reading per requested system');
+  assert.ok(!JSON.stringify([...readings]).includes(KEY), 'no reading or message contains the key');
+  assert.ok(!JSON.stringify(c.stats).includes(KEY));
+  return readings;
+}
+
+function demandOf(readings: Map<string, SystemReading>, system: string): SystemDemand {
+  const reading = readings.get(system);
+  assert.ok(reading?.ok, `${system}: expected a reading, got ${JSON.stringify(reading)}`);
+  return reading.demand;
+}
+
+function failureOf(readings: Map<string, SystemReading>, system: string, kind: MassErrorKind): string {
+  const reading = readings.get(system);
+  assert.ok(reading && !reading.ok, `${system}: expected a failure, got ${JSON.stringify(reading)}`);
+  assert.equal(reading.error.kind, kind, reading.error.message);
+  return reading.error.message;
+}
+
+const SSDEEP: SystemDemand = {
+  system: 'ssdeep',
+  due: 7,
+  notDue: 2,
+  scheduledOnline: 5,
+  stuckOffline: 4,
+  onlineInstances: 2,
+  offlineInstances: 2,
+  demand: 12,
+};
+
+function setSsdeep(mass: FakeMass): void {
+  mass.setDemand('ssdeep', {
+    due: SSDEEP.due,
+    notDue: SSDEEP.notDue!,
+    scheduledOnline: SSDEEP.scheduledOnline,
+    stuckOffline: SSDEEP.stuckOffline,
+    onlineInstances: SSDEEP.onlineInstances,
+    offlineInstances: SSDEEP.offlineInstances,
+  });
+}
+
+for (const dialect of ['0.2', 'legacy'] as const) {
+  describe(`MassClient, ${dialect} server: reading demand`, () => {
+    test('demand = due + scheduled on online instances; not-yet-due and stuck-offline apart', async () => {
+      await withMass({ dialect }, async (mass) => {
+        setSsdeep(mass);
+        mass.setDemand('peid', { due: 1, notDue: 3 });
+        const c = client(mass);
+        const readings = await read(c, ['ssdeep', 'peid']);
+        assert.deepEqual(demandOf(readings, 'ssdeep'), SSDEEP);
+        assert.deepEqual(demandOf(readings, 'peid'), {
+          system: 'peid', due: 1, notDue: 3, scheduledOnline: 0, stuckOffline: 0,
+          onlineInstances: 0, offlineInstances: 0, demand: 1,
+        });
+        assert.equal(c.lastDialect, dialect);
+        assert.ok(mass.requests.every((r) => r.authOk && r.method === 'GET'));
+      });
+    });
+
+    test('a request due exactly at now is due, one a millisecond later is not', async () => {
+      await withMass({ dialect }, async (mass) => {
+        mass.addRequests('ssdeep', 1, NOW);
+        mass.addRequests('ssdeep', 1, NOW + 1);
+        mass.addRequests('ssdeep', 2, NOW - 1);
+        const d = demandOf(await read(client(mass), ['ssdeep']), 'ssdeep');
+        assert.equal(d.due, 3);
+        assert.equal(d.notDue, 1);
+      });
+    });
+
+    test('an instance that never polled (last_seen null) is offline', async () => {
+      await withMass({ dialect }, async (mass) => {
+        mass.addInstance('ssdeep', { lastSeen: null, scheduled: 2 });
+        mass.addInstance('ssdeep', { lastSeen: NOW - 9 * 60_000, scheduled: 1 });
+        mass.addInstance('ssdeep', { lastSeen: NOW - 11 * 60_000, scheduled: 5 });
+        const d = demandOf(await read(client(mass), ['ssdeep']), 'ssdeep');
+        assert.deepEqual(
+          [d.onlineInstances, d.scheduledOnline, d.offlineInstances, d.stuckOffline],
+          [1, 1, 2, 7],
+        );
+      });
+    });
+
+    test('base URL with and without the trailing slash', async () => {
+      await withMass({ dialect }, async (mass) => {
+        setSsdeep(mass);
+        assert.ok(mass.baseUrl.endsWith('/api/'));
+        for (const baseUrl of [mass.baseUrl, mass.baseUrl.slice(0, -1)]) {
+          const readings = await read(client(mass, { baseUrl }), ['ssdeep']);
+          assert.deepEqual(demandOf(readings, 'ssdeep'), SSDEEP, baseUrl);
+        }
+        assert.ok(mass.requests.every((r) => r.path.startsWith('/api/') && !r.path.startsWith('/api//')));
+      });
+    });
+
+    test('a system MASS does not list gets unknown-system; the others are read', async () => {
+      await withMass({ dialect }, async (mass) => {
+        setSsdeep(mass);
+        const readings = await read(client(mass), ['ssdeep', 'no-such-system']);
+        assert.deepEqual(demandOf(readings, 'ssdeep'), SSDEEP);
+        assert.match(failureOf(readings, 'no-such-system', 'unknown-system'), /no-such-system/);
+      });
+    });
+
+    test('no systems asked: no request', async () => {
+      await withMass({ dialect }, async (mass) => {
+        const c = client(mass);
+        assert.equal((await read(c, [])).size, 0);
+        assert.equal(c.stats.requests, 0);
+      });
+    });
+  });
+}
+
+describe('MassClient, 0.2 server: cheap reads', () => {
+  test('?count with the filters, one systems listing, no request paging', async () => {
+    await withMass({ dialect: '0.2' }, async (mass) => {
+      setSsdeep(mass);
+      const id = mass.addSystem('ssdeep').id;
+      const c = client(mass);
+      demandOf(await read(c, ['ssdeep']), 'ssdeep');
+      const urls = mass.requests.map((r) => r.url).sort();
+      assert.deepEqual(urls, [
+        `/api/analysis_request/?analysis_system=${id}&count`,
+        `/api/analysis_request/?analysis_system=${id}&schedule_after__lte=2024-05-01T12:00:00.000Z&count`,
+        `/api/analysis_system/?page=1&per_page=100`,
+        `/api/analysis_system_instance/?analysis_system=${id}&page=1&per_page=100`,
+      ]);
+      assert.equal(c.stats.requests, 4);
+    });
+  });
+
+  test('instance pages and systems pages are all read, and page URLs keep the filters', async () => {
+    await withMass({ dialect: '0.2' }, async (mass) => {
+      for (const name of ['a-sys', 'b-sys', 'c-sys', 'd-sys']) mass.addSystem(name);
+      mass.setDemand('ssdeep', { due: 0, scheduledOnline: 5, onlineInstances: 5, stuckOffline: 2, offlineInstances: 2 });
+      const id = mass.addSystem('ssdeep').id;
+      const c = client(mass, { perPage: 2 });
+      const d = demandOf(await read(c, ['ssdeep', 'a-sys']), 'ssdeep');
+      assert.deepEqual([d.onlineInstances, d.scheduledOnline, d.offlineInstances, d.stuckOffline], [5, 5, 2, 2]);
+
+      const systemPages = mass.requests.filter((r) => r.path === '/api/analysis_system/').map((r) => r.url).sort();
+      assert.deepEqual(systemPages, [1, 2, 3].map((p) => `/api/analysis_system/?page=${p}&per_page=2`));
+      const instancePages = mass.requests
+        .filter((r) => r.path === '/api/analysis_system_instance/' && r.url.includes(id))
+        .map((r) => r.url)
+        .sort();
+      assert.deepEqual(
+        instancePages,
+        [1, 2, 3, 4].map((p) => `/api/analysis_system_instance/?analysis_system=${id}&page=${p}&per_page=2`),
+      );
+    });
+  });
+
+  test('requests per round do not grow with the backlog (10 vs 10,000)', async () => {
+    const counts: number[] = [];
+    for (const backlog of [10, 10_000]) {
+      await withMass({ dialect: '0.2' }, async (mass) => {
+        mass.setDemand('ssdeep', { due: backlog, notDue: backlog, scheduledOnline: 3, stuckOffline: 1 });
+        mass.setDemand('peid', { due: backlog });
+        const c = client(mass);
+        const readings = await read(c, ['ssdeep', 'peid']);
+        assert.equal(demandOf(readings, 'ssdeep').due, backlog);
+        assert.equal(demandOf(readings, 'ssdeep').notDue, backlog);
+        assert.equal(demandOf(readings, 'peid').demand, backlog);
+        assert.equal(c.stats.requests, mass.requests.length);
+        assert.ok(c.stats.requests <= 1 + 3 * 2, `requests: ${c.stats.requests}`);
+        counts.push(c.stats.requests);
+      });
+    }
+    assert.equal(counts[0], counts[1]);
+  });
+
+  test('stats.requests adds up over rounds', async () => {
+    await withMass({ dialect: '0.2' }, async (mass) => {
+      setSsdeep(mass);
+      const c = client(mass);
+      await read(c, ['ssdeep']);
+      await read(c, ['ssdeep']);
+      assert.equal(c.stats.requests, 8);
+    });
+  });
+
+  test('an answer to ?count without count is never read as 0', async () => {
+    await withMass({ dialect: '0.2' }, async (mass) => {
+      setSsdeep(mass);
+      // What an older server behind the same address answers: its unfiltered first page.
+      mass.fault = { kind: 'status', code: 200, body: '{"results": []}', path: /schedule_after__lte=.*&count$/ };
+      const message = failureOf(await read(client(mass), ['ssdeep']), 'ssdeep', 'bad-shape');
+      assert.match(message, /ignores \?count/);
+    });
+  });
+
+  test('dialect forced to 0.2 against an older server: bad-shape, not zero', async () => {
+    await withMass({ dialect: 'legacy' }, async (mass) => {
+      setSsdeep(mass);
+      const message = failureOf(await read(client(mass, { dialect: '0.2' }), ['ssdeep']), 'ssdeep', 'bad-shape');
+      assert.match(message, /page_count/);
+    });
+  });
+
+  test('without is_online, last_seen decides who is online', async () => {
+    await withMass({ dialect: '0.2', instanceFields: { isOnline: false } }, async (mass) => {
+      setSsdeep(mass);
+      assert.deepEqual(demandOf(await read(client(mass), ['ssdeep']), 'ssdeep'), SSDEEP);
+    });
+  });
+});
+
+describe('MassClient, older server: counting by paging', () => {
+  test('pages through every request, instance and scheduled analysis until 404', async () => {
+    await withMass({ dialect: 'legacy', perPage: 3 }, async (mass) => {
+      setSsdeep(mass); // 9 requests, 4 instances, 9 scheduled analyses
+      mass.setDemand('peid', { due: 4, scheduledOnline: 1 }); // 4 requests, 1 instance, 1 analysis
+      const c = client(mass, { pageConcurrency: 2 });
+      const readings = await read(c, ['ssdeep', 'peid']);
+      assert.deepEqual(demandOf(readings, 'ssdeep'), SSDEEP);
+      assert.equal(demandOf(readings, 'peid').demand, 5);
+
+      const pagesOf = (collection: string) =>
+        mass.requests
+          .filter((r) => r.path === `/api/${collection}/`)
+          .map((r) => Number(new URL(r.url, 'http://x').searchParams.get('page')));
+      // 13 requests = 5 pages of 3; 5 instances = 2 pages; 10 analyses = 4 pages. Then a 404.
+      for (const [collection, pages] of [['analysis_request', 5], ['analysis_system_instance', 2], ['scheduled_analysis', 4]] as const) {
+        const seen = pagesOf(collection);
+        for (let p = 1; p <= pages + 1; p += 1) assert.ok(seen.includes(p), `${collection} page ${p} requested`);
+      }
+      assert.ok(mass.requests.every((r) => !/analysis_system=|count/.test(r.url)), 'no filters on the older server');
+      assert.equal(c.lastDialect, 'legacy');
+      assert.ok(mass.maxInFlight <= 2, `in flight at once: ${mass.maxInFlight}`);
+    });
+  });
+
+  test('instances that carry scheduled_analyses_count: no scheduled_analysis paging', async () => {
+    await withMass({ dialect: 'legacy', instanceFields: { scheduledCount: true } }, async (mass) => {
+      setSsdeep(mass);
+      assert.deepEqual(demandOf(await read(client(mass), ['ssdeep']), 'ssdeep'), SSDEEP);
+      assert.ok(!mass.requests.some((r) => r.path === '/api/scheduled_analysis/'));
+    });
+  });
+
+  test('requests without schedule_after are due', async () => {
+    await withMass({ dialect: 'legacy' }, async (mass) => {
+      mass.addRequests('ssdeep', 4, null);
+      mass.addRequests('ssdeep', 1, NOW + 60_000);
+      const d = demandOf(await read(client(mass), ['ssdeep']), 'ssdeep');
+      assert.deepEqual([d.due, d.notDue, d.demand], [4, 1, 4]);
+    });
+  });
+
+  test('a large backlog is counted exactly, with at most pageConcurrency pages in flight', async () => {
+    await withMass({ dialect: 'legacy', perPage: 100, latencyMs: 2 }, async (mass) => {
+      mass.setDemand('ssdeep', { due: 2_345, notDue: 55, scheduledOnline: 3 });
+      mass.setDemand('other', { due: 1_000 });
+      const c = client(mass, { pageConcurrency: 3 });
+      const d = demandOf(await read(c, ['ssdeep']), 'ssdeep');
+      assert.deepEqual([d.due, d.notDue, d.demand], [2_345, 55, 2_348]);
+      assert.ok(mass.maxInFlight <= 3, `in flight at once: ${mass.maxInFlight}`);
+    });
+  });
+
+  test('dialect forced to legacy also works against a 0.2 server', async () => {
+    await withMass({ dialect: '0.2', perPage: 3 }, async (mass) => {
+      setSsdeep(mass);
+      const c = client(mass, { dialect: 'legacy', perPage: 3 });
+      assert.deepEqual(demandOf(await read(c, ['ssdeep']), 'ssdeep'), SSDEEP);
+    });
+  });
+
+  test('403 on analysis_request/ says the older server wants an admin key', async () => {
+    await withMass({ dialect: 'legacy' }, async (mass) => {
+      setSsdeep(mass);
+      mass.fault = { kind: 'forbidden', path: 'analysis_request/' };
+      const message = failureOf(await read(client(mass), ['ssdeep']), 'ssdeep', 'forbidden');
+      assert.match(message, /API key/);
+      assert.match(message, /admin/);
+    });
+  });
+
+  test('pages after the first 404 are not counted (a vanished page reads as the end)', async () => {
+    await withMass({ dialect: 'legacy', perPage: 2 }, async (mass) => {
+      mass.addRequests('ssdeep', 7, NOW - 1); // pages 1..4, all in flight at once
+      mass.fault = { kind: 'vanish-page', page: 2, path: 'analysis_request/' };
+      const d = demandOf(await read(client(mass, { pageConcurrency: 4 }), ['ssdeep']), 'ssdeep');
+      const requested = mass.requests.filter((r) => r.path === '/api/analysis_request/').length;
+      assert.ok(requested >= 4, `pages requested: ${requested}`);
+      assert.equal(d.due, 2);
+    });
+  });
+
+  test('a server that ignores page (no 404 ever): paging loop', async () => {
+    await withMass({ dialect: 'legacy', perPage: 3 }, async (mass) => {
+      setSsdeep(mass);
+      mass.fault = { kind: 'next-loop', path: 'analysis_request/' };
+      const message = failureOf(await read(client(mass), ['ssdeep']), 'ssdeep', 'paging');
+      assert.match(message, /^GET analysis_request\/\?page=\d+.*same item as page \d+/);
+      // Caught at once, not by the page limit.
+      assert.ok(mass.requests.filter((r) => r.path === '/api/analysis_request/').length < 20);
+    });
+  });
+});
+
+describe('MassClient: failures', () => {
+  test('wrong key: forbidden for every system, the message says the key was rejected', async () => {
+    await withMass({ dialect: '0.2' }, async (mass) => {
+      setSsdeep(mass);
+      mass.setDemand('peid', { due: 1 });
+      const c = new MassClient({ baseUrl: mass.baseUrl, apiKey: 'wrong-key-123456', timeoutMs: 5000, pageConcurrency: 4 });
+      const readings = await c.readDemand(['ssdeep', 'peid'], now);
+      const message = failureOf(readings, 'ssdeep', 'forbidden');
+      assert.match(message, /API key/);
+      assert.match(message, /rejected/);
+      assert.match(message, /^GET analysis_system\/\?page=1&per_page=100: 403/);
+      assert.ok(!message.includes('wrong-key-123456'));
+      assert.deepEqual(readings.get('peid'), readings.get('ssdeep'), 'a failed round fails every system alike');
+      assert.ok(mass.requests.every((r) => !r.authOk));
+    });
+  });
+
+  // Each row: a fault on the whole server and the failure every system must get.
+  const rows: {
+    name: string;
+    dialect: '0.2' | 'legacy';
+    fault: Parameters<FakeMass['setFault']>[0];
+    kind: MassErrorKind;
+    message: RegExp;
+    perPage?: number;
+  }[] = [
+    { name: '500 HTML page', dialect: '0.2', fault: { kind: 'status', code: 500 }, kind: 'server-error', message: /^GET analysis_system\/\?page=1&per_page=100: 500 Internal Server Error$/ },
+    { name: '503 on the older server', dialect: 'legacy', fault: { kind: 'status', code: 503, path: 'analysis_system_instance/' }, kind: 'server-error', message: /analysis_system_instance\/\?page=1.*: 503/ },
+    { name: '200 with malformed JSON', dialect: '0.2', fault: { kind: 'malformed-json' }, kind: 'not-json', message: /malformed JSON/ },
+    { name: '200 with an HTML page', dialect: 'legacy', fault: { kind: 'status', code: 200, body: '<html><body>Login</body></html>', contentType: 'text/html' }, kind: 'not-json', message: /HTML/ },
+    { name: 'JSON of the wrong shape', dialect: '0.2', fault: { kind: 'wrong-shape' }, kind: 'bad-shape', message: /results\.0\.identifier_name/ },
+    { name: 'wrong shape on the older server', dialect: 'legacy', fault: { kind: 'wrong-shape', path: 'analysis_request/' }, kind: 'bad-shape', message: /results\.0\.analysis_system/ },
+    { name: 'a 418 answer', dialect: '0.2', fault: { kind: 'status', code: 418, path: 'analysis_system_instance/' }, kind: 'http-error', message: /418/ },
+    { name: 'a page that vanishes mid-paging (0.2)', dialect: '0.2', perPage: 2, fault: { kind: 'vanish-page', page: 2, path: 'analysis_system_instance/' }, kind: 'paging', message: /page 2 of 2 vanished/ },
+    { name: 'a server that ignores page (0.2)', dialect: '0.2', perPage: 2, fault: { kind: 'next-loop', path: 'analysis_system_instance/' }, kind: 'paging', message: /asked for page 2, got page 1/ },
+  ];
+  for (const row of rows) {
+    test(`${row.name} → ${row.kind}`, async () => {
+      await withMass({ dialect: row.dialect }, async (mass) => {
+        setSsdeep(mass);
+        mass.setDemand('peid', { due: 1, scheduledOnline: 1 });
+        mass.fault = row.fault;
+        const readings = await read(client(mass, { perPage: row.perPage }), ['ssdeep']);
+        assert.match(failureOf(readings, 'ssdeep', row.kind), row.message);
+      });
+    });
+  }
+
+  test('connection refused → unreachable, and the next round recovers', async () => {
+    await withMass({ dialect: '0.2' }, async (mass) => {
+      setSsdeep(mass);
+      const c = client(mass);
+      await mass.setFault({ kind: 'refuse' });
+      assert.match(failureOf(await read(c, ['ssdeep']), 'ssdeep', 'unreachable'), /ECONNREFUSED/);
+      await mass.setFault(null);
+      assert.deepEqual(demandOf(await read(c, ['ssdeep']), 'ssdeep'), SSDEEP);
+    });
+  });
+
+  test('no answer → timeout', async () => {
+    await withMass({ dialect: '0.2' }, async (mass) => {
+      setSsdeep(mass);
+      mass.fault = { kind: 'hang', path: 'analysis_system_instance/' };
+      const readings = await read(client(mass, { timeoutMs: 300 }), ['ssdeep']);
+      assert.match(failureOf(readings, 'ssdeep', 'timeout'), /analysis_system_instance\/.*300 ms/);
+    });
+  });
+
+  test("one system's count failing does not affect another system", async () => {
+    await withMass({ dialect: '0.2' }, async (mass) => {
+      setSsdeep(mass);
+      mass.setDemand('peid', { due: 2, scheduledOnline: 1 });
+      mass.fault = { kind: 'status', code: 503, system: 'ssdeep', path: '&count' };
+      const readings = await read(client(mass), ['ssdeep', 'peid']);
+      const ssdeepId = mass.addSystem('ssdeep').id;
+      assert.match(
+        failureOf(readings, 'ssdeep', 'server-error'),
+        new RegExp(`^GET analysis_request/\\?analysis_system=${ssdeepId}&.*count: 503 Service Unavailable$`),
+      );
+      assert.equal(demandOf(readings, 'peid').demand, 3);
+    });
+  });
+
+  test('a server echoing the key in its error: the message is redacted', async () => {
+    await withMass({ dialect: '0.2' }, async (mass) => {
+      setSsdeep(mass);
+      mass.fault = { kind: 'status', code: 500, body: JSON.stringify({ error: `bad token APIKEY ${KEY}` }) };
+      const message = failureOf(await read(client(mass), ['ssdeep']), 'ssdeep', 'server-error');
+      assert.match(message, /\[redacted\]/);
+    });
+  });
+
+  test('a fault limited by `times` clears itself: the next round reads again', async () => {
+    await withMass({ dialect: 'legacy' }, async (mass) => {
+      setSsdeep(mass);
+      mass.fault = { kind: 'status', code: 502, times: 1 };
+      const c = client(mass);
+      failureOf(await read(c, ['ssdeep']), 'ssdeep', 'server-error');
+      assert.deepEqual(demandOf(await read(c, ['ssdeep']), 'ssdeep'), SSDEEP);
+    });
+  });
+});
