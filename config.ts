@@ -123,7 +123,7 @@ const SCHEMAS = {
   DOCKER_HOST: z
     .string()
     .trim()
-    .regex(/^$|^(unix|tcp|http|https):\/\/./, 'must be unix:///path or tcp://host:port'),
+    .regex(/^$|^(unix|tcp):\/\/./, 'must be unix:///path or tcp://host:port'),
   DOCKER_TLS_VERIFY: z.string().transform((v) => v.trim() !== '' && v.trim() !== '0'),
   DOCKER_CERT_PATH: z.string(),
   DISCOVERY_INTERVAL: seconds(0.2, 5),

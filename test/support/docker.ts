@@ -134,3 +134,15 @@ export async function desiredReplicas(docker: Docker, nameOrId: string): Promise
   const replicas = service?.Spec?.Mode?.Replicated?.Replicas;
   return typeof replicas === 'number' ? replicas : null;
 }
+
+/** Sets (or, with undefined, removes) service labels as another client would, keeping the rest. */
+export async function setServiceLabels(docker: Docker, nameOrId: string, changes: Record<string, string | undefined>): Promise<void> {
+  const service = docker.getService(nameOrId);
+  const info = (await service.inspect()) as { Version: { Index: number }; Spec: { Labels?: Record<string, string> } };
+  const labels = { ...(info.Spec.Labels ?? {}) };
+  for (const [key, value] of Object.entries(changes)) {
+    if (value === undefined) delete labels[key];
+    else labels[key] = value;
+  }
+  await service.update({ _query: { version: info.Version.Index }, _body: { ...info.Spec, Labels: labels } } as never);
+}

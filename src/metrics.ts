@@ -1,0 +1,95 @@
+// Prometheus metrics. Per-service gauges are read from the reconciler at scrape time, so a
+// removed service disappears from /metrics with it; counters are fed by reconciler events.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ReconcileEvents, Reconciler, ServiceSnapshot } from './reconcile';
+import type { MassErrorKind } from './types';
+
+const PREFIX = 'mass_autoscaler_';
+
+export class Metrics implements ReconcileEvents {
+  readonly registry = new Registry();
+  private readonly scaleActions: Counter<'service' | 'direction'>;
+  private readonly massErrors: Counter<'kind'>;
+  private readonly dockerErrors: Counter<'kind'>;
+  private readonly roundDuration: Histogram;
+
+  constructor(source: () => { reconciler: Reconciler | null; dryRun: boolean }) {
+    collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
+    const perService = (name: string, help: string, value: (s: ServiceSnapshot) => number | null) =>
+      new Gauge({
+        name: PREFIX + name,
+        help,
+        labelNames: ['service', 'system'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const s of source().reconciler?.snapshot() ?? []) {
+            const v = value(s);
+            if (v !== null) this.set({ service: s.name, system: s.system ?? '' }, v);
+          }
+        },
+      });
+    perService('demand_raw', 'Demand read from MASS in the last round: due requests + analyses scheduled on online instances', (s) => s.rawDemand);
+    perService('demand_smoothed', 'Smoothed demand the last decision used', (s) => s.smoothedDemand);
+    perService('requests_due', 'Analysis requests due now (schedule_after <= now)', (s) => s.due);
+    perService('requests_not_due', 'Analysis requests that become due later', (s) => s.notDue);
+    perService('analyses_stuck_offline', 'Analyses scheduled on offline instances (fixed by deleting them, not by replicas)', (s) => s.stuckOffline);
+    perService('replicas_target', 'Replica count the last decision asked for', (s) => s.target);
+    perService('replicas_current', 'Desired replica count of the Swarm service as last seen', (s) => s.replicas);
+    new Gauge({
+      name: `${PREFIX}service_info`,
+      help: 'One series per labelled service; status is managed, paused, invalid-labels, global-mode or no-reading',
+      labelNames: ['service', 'system', 'status'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of source().reconciler?.snapshot() ?? []) this.set({ service: s.name, system: s.system ?? '', status: s.status }, 1);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}dry_run`,
+      help: '1 when DRY_RUN is on: decisions are logged, never applied',
+      registers: [this.registry],
+      collect() {
+        this.set(source().dryRun ? 1 : 0);
+      },
+    });
+    this.scaleActions = new Counter({
+      name: `${PREFIX}scale_actions_total`,
+      help: 'Replica changes applied to Swarm services',
+      labelNames: ['service', 'direction'],
+      registers: [this.registry],
+    });
+    this.massErrors = new Counter({
+      name: `${PREFIX}mass_errors_total`,
+      help: 'System readings that failed, by kind of failure',
+      labelNames: ['kind'],
+      registers: [this.registry],
+    });
+    this.dockerErrors = new Counter({
+      name: `${PREFIX}docker_errors_total`,
+      help: 'Docker Engine calls that failed, by kind of failure',
+      labelNames: ['kind'],
+      registers: [this.registry],
+    });
+    this.roundDuration = new Histogram({
+      name: `${PREFIX}round_duration_seconds`,
+      help: 'Duration of one round: discovery, MASS reading and updates',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [this.registry],
+    });
+  }
+
+  scaled(service: string, direction: 'up' | 'down'): void {
+    this.scaleActions.inc({ service, direction });
+  }
+  massError(kind: MassErrorKind): void {
+    this.massErrors.inc({ kind });
+  }
+  dockerError(kind: string): void {
+    this.dockerErrors.inc({ kind });
+  }
+  round(durationMs: number): void {
+    this.roundDuration.observe(durationMs / 1000);
+  }
+}

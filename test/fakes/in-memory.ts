@@ -1,0 +1,80 @@
+// In-memory stand-ins for the reconciler's edges, for tests of the loop logic with a moved clock.
+// The real parts are tested against a real HTTP server and a real swarm elsewhere.
+import pino, { type Logger } from 'pino';
+import type { Clock, DemandSource, ManagedService, ScaleOutcome, SwarmTarget, SystemDemand, SystemReading } from '../../src/types';
+
+export class ManualClock implements Clock {
+  constructor(public time = Date.parse('2026-01-01T00:00:00Z')) {}
+  now(): number {
+    return this.time;
+  }
+  async sleep(ms: number): Promise<void> {
+    this.time += ms;
+  }
+  advance(ms: number): void {
+    this.time += ms;
+  }
+}
+
+export function demandOf(system: string, demand: number): SystemDemand {
+  return { system, due: demand, notDue: 0, scheduledOnline: 0, stuckOffline: 0, onlineInstances: 0, offlineInstances: 0, demand };
+}
+
+export class FakeDemand implements DemandSource {
+  readonly demand = new Map<string, number>();
+  /** a failure for every system, or per system */
+  failAll: SystemReading | null = null;
+  readonly failing = new Map<string, SystemReading>();
+  calls = 0;
+  async readDemand(systems: readonly string[]): Promise<Map<string, SystemReading>> {
+    this.calls += 1;
+    const out = new Map<string, SystemReading>();
+    for (const s of systems) {
+      const failure = this.failAll ?? this.failing.get(s);
+      if (failure) out.set(s, failure);
+      else if (this.demand.has(s)) out.set(s, { ok: true, demand: demandOf(s, this.demand.get(s)!) });
+      else out.set(s, { ok: false, error: { kind: 'unknown-system', message: `analysis system ${s} is not registered in MASS` } });
+    }
+    return out;
+  }
+}
+
+export class FakeSwarm implements SwarmTarget {
+  readonly services = new Map<string, ManagedService>();
+  readonly scaleCalls: { id: string; replicas: number }[] = [];
+  listError: Error | null = null;
+  listCalls = 0;
+  add(name: string, labels: Record<string, string>, replicas: number | null = 3): ManagedService {
+    const service = { id: `id-${name}`, name, labels, replicas, version: 1 };
+    this.services.set(service.id, service);
+    return service;
+  }
+  async listManaged(): Promise<ManagedService[]> {
+    this.listCalls += 1;
+    if (this.listError) throw this.listError;
+    return [...this.services.values()].map((s) => ({ ...s, labels: { ...s.labels } }));
+  }
+  async scale(id: string, replicas: number): Promise<ScaleOutcome> {
+    this.scaleCalls.push({ id, replicas });
+    const service = this.services.get(id);
+    if (!service) return { kind: 'gone' };
+    if (service.replicas === null) return { kind: 'not-replicated' };
+    if (service.replicas === replicas) return { kind: 'unchanged', replicas };
+    const from = service.replicas;
+    service.replicas = replicas;
+    service.version += 1;
+    return { kind: 'updated', from, to: replicas, attempts: 1 };
+  }
+}
+
+export interface CapturedLog {
+  logger: Logger;
+  lines: Record<string, unknown>[];
+  messages(): string[];
+}
+
+export function captureLogger(level = 'debug'): CapturedLog {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+  return { logger, lines, messages: () => lines.map((l) => String(l.msg)) };
+}

@@ -1,0 +1,185 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Reconciler } from '../../src/reconcile';
+import { SYSTEM_LABEL, type PolicyDefaults } from '../../src/labels';
+import { captureLogger, FakeDemand, FakeSwarm, ManualClock } from '../fakes/in-memory';
+import { policy } from './policy-fixture';
+
+const { system: _s, ...defaults }: { system: string } & PolicyDefaults = policy();
+
+function setup(opts: { dryRun?: boolean } = {}) {
+  const clock = new ManualClock();
+  const mass = new FakeDemand();
+  const swarm = new FakeSwarm();
+  const log = captureLogger();
+  const reconciler = new Reconciler(mass, swarm, clock, log.logger, {
+    dryRun: opts.dryRun ?? false,
+    defaults,
+    discoveryIntervalMs: 2000,
+    retryMaxDelayMs: 30_000,
+  }, undefined, () => 0.5);
+  /** runs rounds until `seconds` of virtual time have passed */
+  async function runFor(seconds: number) {
+    const end = clock.now() + seconds * 1000;
+    while (clock.now() < end) {
+      await reconciler.round();
+      clock.time = Math.max(clock.now() + 1, Math.min(end, reconciler.wakeAt()));
+    }
+  }
+  return { clock, mass, swarm, log, reconciler, runFor };
+}
+
+const labels = (system: string, extra: Record<string, string> = {}) => ({
+  [SYSTEM_LABEL]: system,
+  'com.mass.calculation_technique': 'moving average',
+  'com.mass.m_a_sensitivity': '1',
+  ...extra,
+});
+
+describe('reconciler', () => {
+  test('demand becomes replicas, one log line per decision with its reason and inputs', async () => {
+    const { mass, swarm, log, runFor } = setup();
+    swarm.add('ssdeep-svc', labels('ssdeep'), 3);
+    mass.demand.set('ssdeep', 7);
+    await runFor(1);
+    assert.equal(swarm.services.get('id-ssdeep-svc')?.replicas, 7);
+    const line = log.lines.find((l) => l.msg === 'scale up: demand 7.0 > 3 replicas');
+    assert.ok(line, log.messages().join('\n'));
+    assert.equal(line.service, 'ssdeep-svc');
+    assert.equal(line.due, 7);
+    assert.equal(line.current, 3);
+    assert.equal(line.desired, 7);
+  });
+
+  test('while MASS fails, no service loses a replica, and each failure kind is logged once', async () => {
+    const { mass, swarm, log, runFor } = setup();
+    swarm.add('a', labels('sa', { 'com.mass.min_inst': '0', 'com.mass.scale_down_delay': '0' }), 6);
+    mass.demand.set('sa', 6);
+    await runFor(5);
+    mass.failAll = { ok: false, error: { kind: 'forbidden', message: 'GET analysis_system/: 403, the API key was rejected' } };
+    await runFor(600);
+    assert.equal(swarm.services.get('id-a')?.replicas, 6);
+    assert.equal(log.messages().filter((m) => m.includes('API key was rejected')).length, 1);
+    mass.failAll = null;
+    mass.demand.set('sa', 2);
+    await runFor(60);
+    assert.equal(swarm.services.get('id-a')?.replicas, 2, 'recovers by itself once MASS answers again');
+    assert.ok(log.messages().some((m) => m.includes('forbidden is over')));
+  });
+
+  test('one system failing holds only that system', async () => {
+    const { mass, swarm, runFor } = setup();
+    swarm.add('a', labels('sa'), 4);
+    swarm.add('b', labels('sb'), 4);
+    mass.demand.set('sa', 9);
+    mass.demand.set('sb', 9);
+    mass.failing.set('sa', { ok: false, error: { kind: 'server-error', message: '500' } });
+    await runFor(3);
+    assert.equal(swarm.services.get('id-a')?.replicas, 4);
+    assert.equal(swarm.services.get('id-b')?.replicas, 9);
+  });
+
+  test('bad labels are reported once per change and leave that service alone; others are scaled', async () => {
+    const { mass, swarm, log, runFor, reconciler } = setup();
+    const bad = swarm.add('bad', labels('sa', { 'com.mass.min_inst': '-2' }), 2);
+    swarm.add('good', labels('sb'), 3);
+    mass.demand.set('sa', 9);
+    mass.demand.set('sb', 9);
+    await runFor(120);
+    assert.equal(swarm.services.get('id-bad')?.replicas, 2);
+    assert.equal(swarm.services.get('id-good')?.replicas, 9);
+    const reports = log.messages().filter((m) => m.includes('bad labels'));
+    assert.equal(reports.length, 1);
+    assert.match(reports[0]!, /service bad .*com\.mass\.min_inst="-2" must be at least 0/);
+    assert.deepEqual(reconciler.snapshot().find((s) => s.name === 'bad')?.status, 'invalid-labels');
+    bad.labels['com.mass.min_inst'] = '1';
+    await runFor(10);
+    assert.equal(swarm.services.get('id-bad')?.replicas, 9, 'fixed labels are picked up');
+  });
+
+  test('a global-mode service is reported and left alone', async () => {
+    const { mass, swarm, log, runFor } = setup();
+    swarm.add('g', labels('sa'), null);
+    mass.demand.set('sa', 9);
+    await runFor(60);
+    assert.equal(swarm.scaleCalls.length, 0);
+    assert.equal(log.messages().filter((m) => m.includes('global mode')).length, 1);
+  });
+
+  test('dry run decides and logs but never updates', async () => {
+    const { mass, swarm, log, runFor } = setup({ dryRun: true });
+    swarm.add('a', labels('sa'), 3);
+    mass.demand.set('sa', 8);
+    await runFor(30);
+    assert.equal(swarm.scaleCalls.length, 0);
+    assert.ok(log.messages().some((m) => m === 'dry run, not applied: scale up: demand 8.0 > 3 replicas'));
+  });
+
+  test('com.mass.autoscale=false pauses a service; removing the label resumes it', async () => {
+    const { mass, swarm, runFor, reconciler } = setup();
+    const s = swarm.add('a', labels('sa', { 'com.mass.autoscale': 'false' }), 3);
+    mass.demand.set('sa', 8);
+    await runFor(60);
+    assert.equal(swarm.scaleCalls.length, 0);
+    assert.equal(reconciler.snapshot()[0]?.status, 'paused');
+    delete s.labels['com.mass.autoscale'];
+    await runFor(5);
+    assert.equal(s.replicas, 8);
+  });
+
+  test('Docker failing: everything holds, then resumes without a restart', async () => {
+    const { mass, swarm, log, runFor } = setup();
+    const s = swarm.add('a', labels('sa'), 3);
+    mass.demand.set('sa', 3);
+    await runFor(5);
+    swarm.listError = Object.assign(new Error('connect ENOENT /var/run/docker.sock'), { kind: 'unreachable' });
+    mass.demand.set('sa', 10);
+    await runFor(120);
+    assert.equal(s.replicas, 3);
+    assert.equal(log.messages().filter((m) => m.startsWith('Docker: cannot list services')).length, 1);
+    swarm.listError = null;
+    await runFor(60);
+    assert.equal(s.replicas, 10);
+    assert.ok(log.messages().some((m) => m.startsWith('Docker: reachable again')));
+  });
+
+  test('a service removed while being updated is logged and forgotten', async () => {
+    const { mass, swarm, log, reconciler } = setup();
+    swarm.add('a', labels('sa'), 3);
+    mass.demand.set('sa', 9);
+    swarm.scale = async () => ({ kind: 'gone' });
+    await reconciler.round();
+    assert.ok(log.messages().some((m) => m.includes('removed while being updated')));
+    assert.equal(reconciler.trackedCount(), 0);
+  });
+
+  test('a dip shorter than scale_down_delay removes no replica', async () => {
+    const { mass, swarm, runFor } = setup();
+    const s = swarm.add('a', labels('sa', { 'com.mass.scale_down_delay': '120' }), 3);
+    mass.demand.set('sa', 10);
+    await runFor(30);
+    assert.equal(s.replicas, 10);
+    mass.demand.set('sa', 3);
+    await runFor(100);
+    mass.demand.set('sa', 10);
+    await runFor(30);
+    assert.deepEqual(swarm.scaleCalls.map((c) => c.replicas), [10]);
+  });
+
+  test('10,000 rounds with services appearing and disappearing keep state bounded', async () => {
+    const { clock, mass, swarm, reconciler } = setup();
+    let maxTracked = 0;
+    for (let round = 0; round < 10_000; round++) {
+      const name = `svc-${round}`;
+      swarm.add(name, labels(`sys-${round % 7}`), 1);
+      mass.demand.set(`sys-${round % 7}`, round % 13);
+      if (round >= 5) swarm.services.delete(`id-svc-${round - 5}`);
+      await reconciler.round();
+      maxTracked = Math.max(maxTracked, reconciler.trackedCount());
+      clock.advance(2000);
+    }
+    assert.ok(maxTracked <= 6, `tracked ${maxTracked} services at once`);
+    assert.equal(reconciler.trackedCount(), 5);
+    assert.ok(mass.calls > 0);
+  });
+});
