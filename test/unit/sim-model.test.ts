@@ -1,0 +1,307 @@
+// The what-if model: MASS's dispatch and the replicas' work as arithmetic tables, determinism,
+// and proof that the simulator decides with the daemon's own decision code.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseDefaults } from '../../config';
+import { decide, initialState, type Decision } from '../../src/core/decision';
+import type { Policy } from '../../src/core/policy';
+import { parseLabels, SYSTEM_LABEL } from '../../src/labels';
+import {
+  decisionStep,
+  DEFAULT_OPTIONS,
+  mulberry32,
+  percentile,
+  simulate,
+  simulateSets,
+  type Control,
+  type SimOptions,
+  type TracePoint,
+} from '../../src/sim/model';
+import { parseTrace } from '../../src/sim/trace';
+
+/** A policy exactly as the daemon would build it from labels (short names) and the defaults. */
+function policyOf(short: Record<string, string> = {}): Policy {
+  const problems: string[] = [];
+  const defaults = parseDefaults({}, problems);
+  assert.ok(defaults, problems.join('; '));
+  const labels: Record<string, string> = { [SYSTEM_LABEL]: 'simulated' };
+  for (const [k, v] of Object.entries(short)) labels[`com.mass.${k}`] = v;
+  const parsed = parseLabels(labels, defaults);
+  assert.ok(parsed.ok, JSON.stringify(parsed));
+  return parsed.policy;
+}
+
+const fixed = (n: number): Policy => policyOf({ min_inst: String(n), max_inst: String(n) });
+const options = (over: Partial<SimOptions> = {}): SimOptions => ({ ...DEFAULT_OPTIONS, ...over });
+
+function exampleTrace(name: string): TracePoint[] {
+  const parsed = parseTrace(readFileSync(join(__dirname, '../../examples', name), 'utf8'));
+  assert.ok(parsed.ok);
+  return parsed.points;
+}
+
+describe('queue model: waits from arrival until the analysis starts (fixed replicas)', () => {
+  const cases: {
+    why: string;
+    replicas: number;
+    trace: TracePoint[];
+    over?: Partial<SimOptions>;
+    waits: { mean: number; p95: number; max: number };
+    end: number;
+    replicaSeconds: number;
+  }[] = [
+    {
+      why: 'one replica, 3 at t=0: all assigned to it at the first dispatch, worked one at a time (0, 30, 60 s)',
+      replicas: 1,
+      trace: [{ t: 0, arrivals: 3 }],
+      waits: { mean: 30, p95: 60, max: 60 },
+      end: 90,
+      replicaSeconds: 90,
+    },
+    {
+      why: 'arrival at 10 s waits for the dispatch run at 30 s; arrival at 45 s for the run at 60 s',
+      replicas: 1,
+      trace: [{ t: 10, arrivals: 1 }, { t: 45, arrivals: 1 }],
+      waits: { mean: 17.5, p95: 20, max: 20 },
+      end: 90,
+      replicaSeconds: 90,
+    },
+    {
+      why: 'arrival at the very moment of a dispatch run is dispatched by it',
+      replicas: 1,
+      trace: [{ t: 30, arrivals: 1 }],
+      waits: { mean: 0, p95: 0, max: 0 },
+      end: 60,
+      replicaSeconds: 60,
+    },
+    {
+      why: 'arrival 1 s after a dispatch run waits 29 s',
+      replicas: 1,
+      trace: [{ t: 31, arrivals: 1 }],
+      waits: { mean: 29, p95: 29, max: 29 },
+      end: 90,
+      replicaSeconds: 90,
+    },
+    {
+      why: 'a longer dispatch interval adds to the wait (dispatch every 60 s, arrival at 1 s)',
+      replicas: 1,
+      trace: [{ t: 1, arrivals: 1 }],
+      over: { dispatchInterval: 60 },
+      waits: { mean: 59, p95: 59, max: 59 },
+      end: 90,
+      replicaSeconds: 90,
+    },
+    {
+      why: 'two replicas: the fewest-assigned one gets the next request (2 + 1), so waits 0, 0, 30',
+      replicas: 2,
+      trace: [{ t: 0, arrivals: 3 }],
+      waits: { mean: 10, p95: 30, max: 30 },
+      end: 60,
+      replicaSeconds: 120,
+    },
+    {
+      why: 'service time 10 s: one replica works 4 at t=0 back to back (0, 10, 20, 30)',
+      replicas: 1,
+      trace: [{ t: 0, arrivals: 4 }],
+      over: { serviceTime: 10 },
+      waits: { mean: 15, p95: 30, max: 30 },
+      end: 40,
+      replicaSeconds: 40,
+    },
+  ];
+  for (const c of cases) {
+    test(c.why, () => {
+      const { summary } = simulate(c.trace, fixed(c.replicas), options(c.over));
+      assert.deepEqual(
+        { mean: summary.meanWait, p95: summary.p95Wait, max: summary.maxWait, end: summary.end, replicaSeconds: summary.replicaSeconds },
+        { ...c.waits, end: c.end, replicaSeconds: c.replicaSeconds },
+      );
+      assert.equal(summary.completed, summary.arrived);
+      assert.equal(summary.aborted, 0);
+    });
+  }
+});
+
+describe('queue model: at most 100 scheduled analyses per replica', () => {
+  // The first decision runs at t=0 right after the first dispatch run, so its step shows what
+  // the dispatch left due.
+  const cases: { why: string; replicas: number; arrivals: number; queue: number }[] = [
+    { why: 'one replica takes 100 of 150; 50 stay due', replicas: 1, arrivals: 150, queue: 50 },
+    { why: 'one replica takes exactly 100', replicas: 1, arrivals: 100, queue: 0 },
+    { why: 'two replicas take 75 each', replicas: 2, arrivals: 150, queue: 0 },
+    { why: 'two replicas take 100 each of 250; 50 stay due', replicas: 2, arrivals: 250, queue: 50 },
+  ];
+  for (const c of cases) {
+    test(c.why, () => {
+      const { steps, summary } = simulate([{ t: 0, arrivals: c.arrivals }], fixed(c.replicas), options({ serviceTime: 1 }));
+      assert.equal(steps[0]!.t, 0);
+      assert.equal(steps[0]!.queue, c.queue);
+      assert.equal(steps[0]!.demand, c.arrivals, 'demand counts due requests and assigned analyses');
+      assert.equal(summary.completed, c.arrivals);
+    });
+  }
+
+  test('the capped remainder is assigned at later dispatch runs as the replica works its list down', () => {
+    // One replica, 1 s per analysis: 100 at t=0; by t=30 it finished 30, so 30 more go; at t=60 the last 20.
+    const { steps } = simulate([{ t: 0, arrivals: 150 }], fixed(1), options({ serviceTime: 1 }));
+    const expected = (t: number): number => (t < 30 ? 50 : t < 60 ? 20 : 0);
+    assert.ok(steps.some((s) => s.t > 30 && s.t < 60), 'a step falls between the 30 s and 60 s runs');
+    for (const s of steps) assert.equal(s.queue, expected(s.t), `queue at ${s.t}s`);
+  });
+});
+
+describe('queue model: startup delay of new replicas', () => {
+  // No replica at t=0, min=max=1: the decision at t=0 adds one; it is online `startup` seconds
+  // later and gets work at the first dispatch run after that.
+  const cases: { startup: number; wait: number }[] = [
+    { startup: 0, wait: 30 }, // online at once, but the t=0 dispatch ran before the decision
+    { startup: 20, wait: 30 },
+    { startup: 30, wait: 30 }, // online exactly at the 30 s run
+    { startup: 31, wait: 60 },
+    { startup: 75, wait: 90 },
+  ];
+  for (const c of cases) {
+    test(`startup ${c.startup}s → first analysis starts at ${c.wait}s`, () => {
+      const { summary, steps } = simulate([{ t: 0, arrivals: 1 }], fixed(1), options({ startup: c.startup, initialReplicas: 0 }));
+      assert.equal(steps[0]!.action, 'up');
+      assert.equal(summary.maxWait, c.wait);
+      assert.equal(summary.scaleUps, 1);
+    });
+  }
+});
+
+describe('queue model: removed replicas', () => {
+  test('their unfinished work returns as due requests and the analyses in progress are aborted', () => {
+    // 3 replicas get one analysis each at t=0; the decision at t=0 (min=max=1) removes 2 of them.
+    // The survivor finishes at 30 s and then works the 2 returned ones: waits 0, 30, 60.
+    const { summary, steps } = simulate([{ t: 0, arrivals: 3 }], fixed(1), options({ initialReplicas: 3 }));
+    assert.equal(steps[0]!.action, 'down');
+    assert.equal(steps[0]!.replicas, 1);
+    assert.equal(steps[0]!.queue, 2, 'the removed replicas’ analyses are due again');
+    assert.equal(summary.aborted, 2);
+    assert.deepEqual([summary.completed, summary.meanWait, summary.maxWait, summary.end, summary.replicaSeconds], [3, 30, 60, 90, 90]);
+  });
+
+  test('Swarm’s choice of replicas to remove is played by the seeded PRNG', () => {
+    // 5 requests at t=0 on 3 replicas → 2, 2, 1 scheduled; min=max=1 removes 2 at t=0, so what
+    // stays scheduled (5 − queue) is the survivor’s share, drawn as mulberry32(seed) says.
+    const outcomes = new Set<number>();
+    for (let seed = 1; seed <= 12; seed++) {
+      const random = mulberry32(seed);
+      const left = [2, 2, 1];
+      for (let i = 0; i < 2; i++) left.splice(Math.floor(random() * left.length), 1);
+      const { steps } = simulate([{ t: 0, arrivals: 5 }], fixed(1), options({ initialReplicas: 3, seed }));
+      assert.equal(5 - steps[0]!.queue, left[0], `seed ${seed}`);
+      outcomes.add(left[0]!);
+    }
+    assert.equal(outcomes.size, 2, 'different seeds remove different replicas');
+  });
+
+  test('which replicas go is random but fixed by the seed', () => {
+    const a = mulberry32(1);
+    const b = mulberry32(1);
+    const c = mulberry32(2);
+    const seqA = [a(), a(), a()];
+    assert.deepEqual(seqA, [b(), b(), b()]);
+    assert.notDeepEqual(seqA, [c(), c(), c()]);
+    for (const v of seqA) assert.ok(v >= 0 && v < 1);
+  });
+});
+
+describe('determinism', () => {
+  test('a fixed trace and label set give the same summary and steps every run', () => {
+    const trace = exampleTrace('burst.csv');
+    const policies = [policyOf(), policyOf({ max_inst: '40', scale_down_delay: '600' })];
+    const first = simulateSets(trace, policies, options());
+    const second = simulateSets(trace, policies, options());
+    assert.deepEqual(second, first);
+    assert.ok(first[0]!.summary.scaleActions > 0, 'the run exercised scaling');
+    assert.equal(first[0]!.summary.end, first[1]!.summary.end, 'label sets are compared over one span');
+  });
+
+  test('the drain ends once the work is done and the replicas are back at min_inst', () => {
+    const { summary, steps } = simulate([{ t: 0, arrivals: 40 }], policyOf({ min_inst: '1' }), options());
+    assert.equal(summary.unfinished, 0);
+    assert.equal(steps[steps.length - 1]!.replicas, 1);
+    assert.ok(summary.end > 0 && summary.end < 3600, `ended at ${summary.end}s`);
+  });
+
+  test('a run to a fixed end where a drained run stopped gives the same result (so sets compare over one span)', () => {
+    const trace = exampleTrace('burst.csv');
+    const policy = policyOf({ scale_down_delay: '300' });
+    const drained = simulate(trace, policy, options());
+    const fixedEnd = simulate(trace, policy, options({ until: drained.summary.end }));
+    assert.deepEqual(fixedEnd, drained);
+  });
+
+  test('--until cuts the run and reports unfinished work', () => {
+    const { summary } = simulate([{ t: 0, arrivals: 10 }], fixed(1), options({ until: 100 }));
+    assert.equal(summary.end, 100);
+    assert.equal(summary.completed, 3, 'finished at 30, 60 and 90 s; the one started at 90 s is still running');
+    assert.equal(summary.unfinished, 7);
+    assert.equal(summary.replicaSeconds, 100);
+  });
+});
+
+describe('the simulator decides with the daemon’s decision code', () => {
+  test('same readings → same decisions, fed to decide() directly and through the simulator’s decision step', () => {
+    const policy = policyOf({ scale_down_delay: '60' });
+    const readings = [0, 2, 9, 25, 25, 18, 4, 0, 0, 0, 0, 0, 0, 7, 1, 0, 0, 0, 0, 0];
+    const direct: Decision[] = [];
+    let state = initialState(policy, 3, 0);
+    let current = 3;
+    let now = 0;
+    for (const r of readings) {
+      const out = decide(state, r, current, policy, now);
+      direct.push(out.decision);
+      state = out.state;
+      current = out.decision.desired;
+      now = out.decision.nextAt;
+    }
+    const simulated: Decision[] = [];
+    let control: Control = { state: null, replicas: 3 };
+    now = 0;
+    for (const r of readings) {
+      const out = decisionStep(control, r, policy, now);
+      simulated.push(out.decision);
+      control = out.control;
+      now = out.decision.nextAt;
+    }
+    assert.deepEqual(simulated, direct);
+    assert.ok(direct.some((d) => d.action === 'up') && direct.some((d) => d.action === 'down'), 'the sequence exercised both directions');
+  });
+
+  test('every step of a whole simulation is what decide() gives for the demand the step read, at the time decide() scheduled', () => {
+    const trace = exampleTrace('step.csv');
+    const policy = policyOf({ requests_per_instance: '2', min_inst: '0' });
+    const { steps } = simulate(trace, policy, options());
+    let state = initialState(policy, policy.minInst, 0);
+    let current = policy.minInst;
+    let expectedAt = 0;
+    for (const step of steps) {
+      assert.equal(step.t * 1000, expectedAt, `evaluated at the time decide() scheduled`);
+      const { state: next, decision } = decide(state, step.demand, current, policy, step.t * 1000);
+      assert.deepEqual(
+        { smoothed: step.smoothed, target: step.target, replicas: step.replicas, action: step.action },
+        { smoothed: decision.smoothed, target: decision.target, replicas: decision.desired, action: decision.action },
+        `step at ${step.t}s`,
+      );
+      state = next;
+      current = decision.desired;
+      expectedAt = decision.nextAt;
+    }
+    assert.ok(steps.length > 100);
+  });
+});
+
+describe('percentile (nearest rank)', () => {
+  const cases: { values: number[]; p: number; want: number | undefined }[] = [
+    { values: [], p: 0.95, want: undefined },
+    { values: [5], p: 0.95, want: 5 },
+    { values: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], p: 0.95, want: 10 },
+    { values: Array.from({ length: 100 }, (_, i) => i + 1), p: 0.95, want: 95 },
+  ];
+  for (const c of cases) test(`p${c.p * 100} of ${c.values.length} values`, () => assert.equal(percentile(c.values, c.p), c.want));
+});
