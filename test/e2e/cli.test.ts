@@ -1,0 +1,51 @@
+// The command line as a user meets it: bad configuration, status without a daemon, usage.
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { describe, test } from 'node:test';
+import { runCli } from './harness';
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('command line', () => {
+  test('without API_KEY the daemon exits 2 and names API_KEY', async () => {
+    const r = await runCli([]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /API_KEY is not set/);
+  });
+
+  test('every configuration problem is reported at once, exit 2', async () => {
+    const r = await runCli([], { API_KEY: 'k', LOG_LEVEL: 'chatty', METRICS_PORT: 'x', DEFAULT_MAX_INST: '0' });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /3 problem\(s\)/);
+    assert.match(r.stderr, /LOG_LEVEL="chatty"/);
+    assert.match(r.stderr, /METRICS_PORT="x"/);
+    assert.match(r.stderr, /DEFAULT_MAX_INST="0" must be at least 1/);
+    assert.doesNotMatch(r.stderr + r.stdout, /"k"/);
+  });
+
+  test('status with no daemon listening says so and exits 1', async () => {
+    const port = await closedPort();
+    const r = await runCli(['status', '--url', `http://127.0.0.1:${port}`]);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, new RegExp(`No mass-autoscaler daemon answered at http://127.0.0.1:${port}/status \\(ECONNREFUSED\\)`));
+  });
+
+  test('an unknown command prints the usage and exits 2', async () => {
+    const r = await runCli(['scale-everything']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /unknown command "scale-everything"/);
+    assert.match(r.stderr, /mass-autoscaler status/);
+  });
+
+  test('help lists the commands', async () => {
+    const r = await runCli(['help']);
+    assert.equal(r.code, 0);
+    for (const command of ['status', 'simulate']) assert.match(r.stdout, new RegExp(`mass-autoscaler ${command}`));
+  });
+});
