@@ -1,0 +1,133 @@
+// deploy/stack.yml as an operator uses it: `docker stack deploy` on the manager, the key from a
+// Docker secret, the Docker socket mounted — and the autoscaler, running as a Swarm service,
+// scales a MASS service. No registry is reachable here, so the image is assembled from this
+// machine's node binary and the built project instead of `docker build` (the Dockerfile's
+// base image cannot be pulled); the stack file itself is used as shipped, with the changes
+// listed in `derive()`.
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type Docker from 'dockerode';
+import { startFakeMass } from '../fakes/mass-server';
+import { createTestService, desiredReplicas, removeServicesWithPrefix, requireDocker, uniquePrefix, waitFor } from '../support/docker';
+import { ENTRY } from './harness';
+
+const root = join(__dirname, '..', '..');
+const IMAGE = 'mass-autoscaler:stack-test';
+const API_KEY = 'stack-secret-key-27c9e1';
+
+/** A runnable image of the project without a registry: node, its libraries, dist, node_modules. */
+function assembleImage(): void {
+  const fs = mkdtempSync(join(tmpdir(), 'mass-autoscaler-image-'));
+  try {
+    const node = process.execPath;
+    const libs = execFileSync('ldd', [node], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.match(/(\/\S+)/)?.[1])
+      .filter((p): p is string => p !== undefined);
+    for (const file of [node, ...libs]) {
+      mkdirSync(join(fs, dirname(file)), { recursive: true });
+      cpSync(file, join(fs, file), { dereference: true });
+    }
+    mkdirSync(join(fs, 'app'));
+    mkdirSync(join(fs, 'tmp'));
+    chmodSync(join(fs, 'tmp'), 0o1777);
+    for (const part of ['dist', 'node_modules', 'package.json']) cpSync(join(root, part), join(fs, 'app', part), { recursive: true, dereference: true });
+    const tar = spawnSync('tar', ['-C', fs, '-c', '.'], { maxBuffer: 1 << 30 });
+    assert.equal(tar.status, 0, String(tar.stderr));
+    const imported = spawnSync(
+      'docker',
+      ['import', '-c', 'WORKDIR /app', '-c', 'ENV METRICS_HOST=0.0.0.0 METRICS_PORT=9464', '-c', `ENTRYPOINT ["${node}", "dist/autoscaler.js"]`, '-', IMAGE],
+      { input: tar.stdout, maxBuffer: 1 << 20 },
+    );
+    assert.equal(imported.status, 0, String(imported.stderr));
+  } finally {
+    rmSync(fs, { recursive: true, force: true });
+  }
+}
+
+/** deploy/stack.yml with the test's image, MASS address, secret name, and the host network (to reach the fake MASS on loopback). */
+function derive(massUrl: string, secretName: string): string {
+  const shipped = readFileSync(join(root, 'deploy', 'stack.yml'), 'utf8');
+  const replacements: [RegExp, string][] = [
+    [/image: mass-autoscaler:latest/, `image: ${IMAGE}`],
+    [/MASS_SERVER_ADDRESS: "https:\/\/mass\.example\.org\/api\/"/, `MASS_SERVER_ADDRESS: "${massUrl}"`],
+    [/METRICS_PORT: "9464"/, 'METRICS_PORT: "0"\n      LOG_LEVEL: debug'],
+    [/ *LOG_LEVEL: info\n/, ''],
+    [/    stop_grace_period: 10s\n/, '    stop_grace_period: 10s\n    networks:\n      - hostnet\n'],
+    [/  mass_api_key:\n    external: true\n/, `  mass_api_key:\n    external: true\n    name: ${secretName}\n`],
+  ];
+  let text = shipped;
+  for (const [pattern, replacement] of replacements) {
+    assert.match(text, pattern, `deploy/stack.yml no longer has ${pattern}: update this test with it`);
+    text = text.replace(pattern, replacement);
+  }
+  return `${text}\nnetworks:\n  hostnet:\n    external: true\n    name: host\n`;
+}
+
+function docker(...args: string[]): string {
+  const r = spawnSync('docker', args, { encoding: 'utf8' });
+  assert.equal(r.status, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+describe('deploy/stack.yml: the autoscaler as a Swarm service', () => {
+  let engine: Docker;
+  let mass: Awaited<ReturnType<typeof startFakeMass>>;
+  const prefix = uniquePrefix('stack');
+  const stack = prefix;
+  const secret = `${prefix}-key`;
+  const svc = `${prefix}-worker`;
+  const sys = `${prefix}-sys`;
+
+  before(async () => {
+    engine = await requireDocker();
+    assert.ok(readFileSync(ENTRY, 'utf8').length > 0, 'run npm run build first');
+    assembleImage();
+    mass = await startFakeMass({ dialect: '0.2', apiKey: API_KEY });
+    mass.addSystem(sys);
+    mass.setDemand(sys, { due: 1 });
+    spawnSync('docker', ['secret', 'create', secret, '-'], { input: API_KEY });
+  });
+
+  after(async () => {
+    spawnSync('docker', ['stack', 'rm', stack]);
+    await waitFor('stack removed', async () => !docker('service', 'ls', '--format', '{{.Name}}').includes(`${stack}_autoscaler`)).catch(() => undefined);
+    spawnSync('docker', ['secret', 'rm', secret]);
+    await removeServicesWithPrefix(engine, prefix);
+    await mass?.close();
+  });
+
+  test('docker stack deploy runs the autoscaler, which reads the key from the secret and scales a service', async () => {
+    await createTestService(engine, {
+      name: svc,
+      replicas: 1,
+      labels: {
+        'com.mass.anal_system': sys,
+        'com.mass.min_inst': '1',
+        'com.mass.calculation_technique': 'moving average',
+        'com.mass.m_a_sensitivity': '1',
+        'com.mass.min_schedule_interval': '1',
+        'com.mass.max_schedule_interval': '2',
+      },
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'stack-'));
+    writeFileSync(join(dir, 'stack.yml'), derive(mass.baseUrl, secret));
+    docker('stack', 'deploy', '--resolve-image', 'never', '-c', join(dir, 'stack.yml'), stack);
+    mass.setDemand(sys, { due: 3 });
+    await waitFor(`${svc} scaled to 3 by the autoscaler service`, async () => (await desiredReplicas(engine, svc)) === 3, 90_000);
+    const spec = (await engine.getService(`${stack}_autoscaler`).inspect()) as {
+      Spec: { Mode: { Replicated?: { Replicas: number } }; TaskTemplate: { Placement?: { Constraints?: string[] }; ContainerSpec: { Secrets?: { SecretName: string }[] } } };
+    };
+    assert.equal(spec.Spec.Mode.Replicated?.Replicas, 1);
+    assert.deepEqual(spec.Spec.TaskTemplate.Placement?.Constraints, ['node.role == manager']);
+    assert.equal(spec.Spec.TaskTemplate.ContainerSpec.Secrets?.[0]?.SecretName, secret);
+    const logs = docker('service', 'logs', '--raw', `${stack}_autoscaler`);
+    assert.match(logs, new RegExp(`scale up: demand 3\\.0 > 1 replicas`));
+    assert.ok(!logs.includes(API_KEY), 'the key is not in the service logs');
+    assert.ok(mass.requests.length > 0 && mass.requests.every((r) => r.authOk), 'every request carried the key from the secret');
+  });
+});
