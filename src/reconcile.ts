@@ -94,8 +94,18 @@ export class Reconciler {
 
   /** Runs rounds until the signal aborts; a round under way is finished first. */
   async run(signal: AbortSignal): Promise<void> {
+    let crashes = 0;
     while (!signal.aborted) {
-      await this.round(signal);
+      try {
+        await this.round(signal);
+        crashes = 0;
+      } catch (error) {
+        // A defect must not stop the scaling of every service: log it, wait, try again.
+        crashes += 1;
+        this.log.error({ err: errorMessage(error) }, `round failed unexpectedly: ${errorMessage(error)}; retrying`);
+        await this.clock.sleep(backoffDelay(crashes, 1000, this.options.retryMaxDelayMs, this.random()), signal);
+        continue;
+      }
       if (signal.aborted) break;
       await this.clock.sleep(Math.max(0, this.wakeAt() - this.clock.now()), signal);
     }

@@ -183,3 +183,29 @@ describe('reconciler', () => {
     assert.ok(mass.calls > 0);
   });
 });
+
+test('an unexpected failure in a round is logged and the loop goes on', async () => {
+  const clock = new ManualClock();
+  const mass = new FakeDemand();
+  const swarm = new FakeSwarm();
+  const log = captureLogger();
+  const reconciler = new Reconciler(mass, swarm, clock, log.logger, { dryRun: false, defaults, discoveryIntervalMs: 2000, retryMaxDelayMs: 30_000 }, undefined, () => 0);
+  swarm.add('a', labels('sa'), 3);
+  mass.demand.set('sa', 6);
+  let calls = 0;
+  const real = mass.readDemand.bind(mass);
+  mass.readDemand = async (systems) => {
+    calls += 1;
+    if (calls === 1) throw new TypeError('boom');
+    return real(systems);
+  };
+  const stop = new AbortController();
+  const origSleep = clock.sleep.bind(clock);
+  clock.sleep = async (ms) => {
+    await origSleep(ms);
+    if (swarm.services.get('id-a')?.replicas === 6) stop.abort();
+  };
+  await reconciler.run(stop.signal);
+  assert.ok(log.messages().includes('round failed unexpectedly: boom; retrying'));
+  assert.equal(swarm.services.get('id-a')?.replicas, 6);
+});
