@@ -58,7 +58,7 @@ export type FakeDialect = '0.2' | 'legacy';
 export interface FakeMassOptions {
   dialect: FakeDialect;
   apiKey: string;
-  /** delay before every answer */
+  /** the server's whole time for each answer (building it included), ms */
   latencyMs?: number;
   /** items per page: the 0.2 default when `per_page` is not given, and the older server's fixed size */
   perPage?: number;
@@ -428,6 +428,7 @@ export class FakeMass {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    const arrived = performance.now();
     const url = req.url ?? '/';
     const parsed = new URL(url, 'http://fake.invalid');
     const authOk = req.headers.authorization === `APIKEY ${this.apiKey}`;
@@ -459,10 +460,11 @@ export class FakeMass {
       send();
       return;
     }
+    // The latency is the server's whole time for the request: building the answer is part of it.
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       send();
-    }, this.latencyMs);
+    }, Math.max(0, this.latencyMs - (performance.now() - arrived)));
     this.timers.add(timer);
   }
 
