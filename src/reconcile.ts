@@ -92,7 +92,7 @@ export class Reconciler {
     private readonly random: () => number = Math.random,
   ) {}
 
-  /** Runs rounds until the signal aborts; a round under way is finished first. */
+  /** Runs rounds until the signal aborts; a round under way is finished first, unless it is still waiting for MASS or Docker. */
   async run(signal: AbortSignal): Promise<void> {
     let crashes = 0;
     while (!signal.aborted) {
@@ -121,7 +121,7 @@ export class Reconciler {
 
   async round(signal?: AbortSignal): Promise<void> {
     const started = this.clock.now();
-    if (started >= this.nextDiscoveryAt) await this.discover(started);
+    if (started >= this.nextDiscoveryAt) await this.discover(started, signal);
     // What we know of the services is stale while Docker cannot be listed: act on nothing.
     if (this.dockerErrorLogged !== null) {
       this.events.round(this.clock.now() - started);
@@ -136,10 +136,11 @@ export class Reconciler {
     return t.policy !== null && t.policy.autoscale && t.replicas !== null;
   }
 
-  private async discover(now: number): Promise<void> {
-    let listed: ManagedService[];
+  private async discover(now: number, signal?: AbortSignal): Promise<void> {
+    let listed: ManagedService[] | typeof ABANDONED;
     try {
-      listed = await this.swarm.listManaged();
+      listed = await unlessAborted(this.swarm.listManaged(), signal);
+      if (listed === ABANDONED) return;
     } catch (error) {
       this.dockerFailures += 1;
       const kind = errorKind(error);
@@ -169,6 +170,25 @@ export class Reconciler {
       if (!seen.has(id)) {
         this.services.delete(id);
         this.log.info({ service: t.name }, `service ${t.name} is gone or no longer labelled; forgetting it`);
+      }
+    }
+    this.forgetUnreadFailures();
+  }
+
+  /**
+   * A failing system that no managed service reads any more (services removed, paused or
+   * relabelled) gets no reading that could end its failure: forget it, so the bookkeeping
+   * stays bounded and health does not report a failure nobody is affected by.
+   */
+  private forgetUnreadFailures(): void {
+    if (this.massFailing.size === 0) return;
+    const read = new Set<string>();
+    for (const t of this.services.values()) if (this.evaluable(t)) read.add(t.policy!.system);
+    for (const [kind, systems] of this.massFailing) {
+      for (const system of systems) if (!read.has(system)) systems.delete(system);
+      if (systems.size === 0) {
+        this.massFailing.delete(kind);
+        this.log.info({ kind }, `MASS API: ${kind} no longer affects any managed service`);
       }
     }
   }
@@ -236,7 +256,8 @@ export class Reconciler {
 
   private async evaluate(due: Tracked[], signal?: AbortSignal): Promise<void> {
     const systems = [...new Set(due.map((t) => t.policy!.system))];
-    const readings = await this.demand.readDemand(systems, new Date(this.clock.now()));
+    const readings = await unlessAborted(this.demand.readDemand(systems, new Date(this.clock.now())), signal);
+    if (readings === ABANDONED) return;
     const now = this.clock.now();
     this.noteMassHealth(readings, now);
 
@@ -338,7 +359,8 @@ export class Reconciler {
       for (const [kind, systems] of this.massFailing) {
         if ((reading.ok || reading.error.kind !== kind) && systems.delete(system) && systems.size === 0) {
           this.massFailing.delete(kind);
-          this.log.info({ kind }, `MASS API: ${kind} is over; readings are back`);
+          const now = reading.ok ? 'readings are back' : `now failing with ${reading.error.kind}`;
+          this.log.info({ kind }, `MASS API: ${kind} is over; ${now}`);
         }
       }
       if (reading.ok) continue;
@@ -398,6 +420,42 @@ export class Reconciler {
   trackedCount(): number {
     return this.services.size;
   }
+
+  /** Number of systems remembered as failing, over all failure kinds (for the soak test). */
+  failingSystemsCount(): number {
+    let n = 0;
+    for (const systems of this.massFailing.values()) n += systems.size;
+    return n;
+  }
+}
+
+const ABANDONED = Symbol('abandoned');
+
+/**
+ * Stops waiting for `work` when the signal aborts. On SIGTERM a round still waiting for MASS or
+ * for the list of services has changed nothing yet, so it is abandoned at once instead of
+ * holding the exit up until a request timeout; the request itself ends with the process.
+ */
+function unlessAborted<T>(work: Promise<T>, signal?: AbortSignal): Promise<T | typeof ABANDONED> {
+  if (signal === undefined) return work;
+  if (signal.aborted) {
+    work.catch(() => {});
+    return Promise.resolve(ABANDONED);
+  }
+  return new Promise((resolve, reject) => {
+    const abandon = () => resolve(ABANDONED);
+    signal.addEventListener('abort', abandon, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', abandon);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', abandon);
+        reject(error);
+      },
+    );
+  });
 }
 
 function round1(n: number): number {

@@ -143,6 +143,15 @@ function pageOfUrl(url: string): number | undefined {
   }
 }
 
+function parseError(text: string): unknown {
+  try {
+    JSON.parse(text);
+    return new Error('not valid JSON');
+  } catch (err) {
+    return err;
+  }
+}
+
 function normaliseBaseUrl(baseUrl: string): string {
   const trimmed = baseUrl.trim();
   return trimmed.endsWith('/') ? trimmed : `${trimmed}/`;
@@ -277,12 +286,23 @@ export class MassClient implements DemandSource {
     const step = `GET ${path}`;
     const answer = await round.limiter.run(() => this.get(path));
     if (answer.status === 404 && allowNotFound) return NOT_FOUND;
-    if (answer.status < 200 || answer.status >= 300) throw statusFailure(step, answer, this.hintFor(round, path, answer));
+    if (answer.status < 200 || answer.status >= 300) throw statusFailure(step, this.withoutKey(answer), this.hintFor(round, path, answer));
     try {
       return JSON.parse(answer.body) as unknown;
-    } catch (err) {
-      throw notJsonFailure(step, answer, err);
+    } catch {
+      // The parser's message quotes the text where it stopped: take it from the body without the key.
+      throw notJsonFailure(step, answer, parseError(this.withoutKey(answer).body));
     }
+  }
+
+  /**
+   * An answer with every occurrence of the key replaced, before any of it is quoted: a quote
+   * can be cut short, and half a key is past what redact() at the end can recognise.
+   */
+  private withoutKey(answer: HttpAnswer): HttpAnswer {
+    if (this.apiKey.length < 4) return answer;
+    const clean = (text: string) => text.split(this.apiKey).join('[redacted]');
+    return { ...answer, body: clean(answer.body), location: answer.location === undefined ? undefined : clean(answer.location) };
   }
 
   private hintFor(round: Round, path: string, answer: HttpAnswer): string | undefined {

@@ -209,3 +209,19 @@ test('an unexpected failure in a round is logged and the loop goes on', async ()
   assert.ok(log.messages().includes('round failed unexpectedly: boom; retrying'));
   assert.equal(swarm.services.get('id-a')?.replicas, 6);
 });
+
+test('a failure that turns into another kind is not reported as readings being back', async () => {
+  const clock = new ManualClock();
+  const mass = new FakeDemand();
+  const swarm = new FakeSwarm();
+  const log = captureLogger();
+  const reconciler = new Reconciler(mass, swarm, clock, log.logger, { dryRun: false, defaults, discoveryIntervalMs: 2000, retryMaxDelayMs: 30_000 }, undefined, () => 0);
+  swarm.add('a', labels('sa'), 3);
+  mass.failAll = { ok: false, error: { kind: 'timeout', message: 'no answer' } };
+  await reconciler.round();
+  clock.time = reconciler.wakeAt() + 60_000;
+  mass.failAll = { ok: false, error: { kind: 'server-error', message: '500' } };
+  await reconciler.round();
+  assert.ok(log.messages().includes('MASS API: timeout is over; now failing with server-error'), log.messages().join('\n'));
+  assert.ok(!log.messages().some((m) => m.includes('readings are back')));
+});
