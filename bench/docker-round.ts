@@ -9,7 +9,7 @@ import { SYSTEM_LABEL, type PolicyDefaults } from '../src/labels';
 import { Reconciler } from '../src/reconcile';
 import { DockerSwarm } from '../src/swarm/docker-swarm';
 import type { ManagedService, ScaleOutcome, SwarmTarget } from '../src/types';
-import { FakeDemand, ManualClock } from '../test/fakes/in-memory';
+import { FakeDemand, ManualClock, specDefaults } from '../test/fakes/in-memory';
 import { createTestService, requireDocker, uniquePrefix } from '../test/support/docker';
 
 export interface EngineCalls {
@@ -122,20 +122,7 @@ class OwnServices implements SwarmTarget {
   }
 }
 
-const DEFAULTS: PolicyDefaults = {
-  minInst: 0,
-  maxInst: 15,
-  startDemand: 0,
-  technique: 'exponential moving average',
-  window: 15,
-  weight: 0.3,
-  minScheduleInterval: 10,
-  maxScheduleInterval: 30,
-  demandDeltaThreshold: 0.3,
-  requestsPerInstance: 1,
-  scaleDownDelay: 120,
-  autoscale: true,
-};
+const DEFAULTS: PolicyDefaults = { ...specDefaults(), minInst: 0, startDemand: 0 };
 
 async function removeOwn(docker: Docker, prefix: string, width: number): Promise<void> {
   const services = await docker.listServices({ filters: { name: [prefix] } });

@@ -12,25 +12,10 @@ import {
   uniquePrefix,
   waitFor,
 } from '../support/docker';
-import { allOutput, startDaemon, type Daemon } from './harness';
+import { allOutput, fastLabels, startDaemon, type Daemon } from './harness';
 
 const API_KEY = 'e2e-secret-key-9f2c41d7';
 
-/** Fast labels so a test takes seconds: evaluate every 1-2 s, follow the newest reading. */
-function fastLabels(system: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    'com.mass.anal_system': system,
-    'com.mass.min_inst': '1',
-    'com.mass.max_inst': '5',
-    'com.mass.start_demand': '0',
-    'com.mass.calculation_technique': 'moving average',
-    'com.mass.m_a_sensitivity': '1',
-    'com.mass.min_schedule_interval': '1',
-    'com.mass.max_schedule_interval': '2',
-    'com.mass.scale_down_delay': '4',
-    ...extra,
-  };
-}
 
 describe('daemon end to end: demand on MASS becomes replicas in a real swarm', () => {
   let docker: Docker;

@@ -14,32 +14,19 @@ import { execFileSync, execSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type Docker from 'dockerode';
-import { SYSTEM_LABEL, type PolicyDefaults } from '../../src/labels';
 import { Reconciler } from '../../src/reconcile';
 import { DockerSwarm } from '../../src/swarm/docker-swarm';
 import { startFakeMass, type FakeMass } from '../fakes/mass-server';
-import { captureLogger, FakeDemand, ManualClock } from '../fakes/in-memory';
-import { policy } from '../unit/policy-fixture';
+import { captureLogger, FakeDemand, ManualClock, specDefaults } from '../fakes/in-memory';
 import { createTestService, desiredReplicas, removeServicesWithPrefix, requireDocker, uniquePrefix, waitFor } from '../support/docker';
-import { allOutput, startDaemon, type Daemon } from './harness';
+import { allOutput, fastLabels, startDaemon, type Daemon } from './harness';
 
 const API_KEY = 'faults-docker-key-83e1c5a0f7d2';
 const DOCKERD_PIDFILE = process.env.MAT_DOCKERD_PIDFILE ?? '/var/run/docker.pid';
 const DOCKERD_START = process.env.MAT_DOCKERD_START ?? 'nohup dockerd >/var/log/dockerd-mass-autoscaler.log 2>&1 &';
 
-function fastLabels(system: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    [SYSTEM_LABEL]: system,
-    'com.mass.min_inst': '0',
-    'com.mass.max_inst': '6',
-    'com.mass.start_demand': '0',
-    'com.mass.calculation_technique': 'moving average',
-    'com.mass.m_a_sensitivity': '1',
-    'com.mass.min_schedule_interval': '1',
-    'com.mass.max_schedule_interval': '2',
-    'com.mass.scale_down_delay': '0',
-    ...extra,
-  };
+function labels(system: string, extra: Record<string, string> = {}): Record<string, string> {
+  return fastLabels(system, { 'com.mass.min_inst': '0', 'com.mass.max_inst': '6', 'com.mass.scale_down_delay': '0', ...extra });
 }
 
 /** The pid of the Engine this suite stops: its pidfile, else the only dockerd running. */
@@ -94,7 +81,7 @@ describe('the Docker Engine stopped and started again under a running daemon', (
     docker = await requireDocker();
     mass = await startFakeMass({ dialect: '0.2', apiKey: API_KEY });
     mass.setDemand(system, { due: 2 });
-    await createTestService(docker, { name: svc, replicas: 2, labels: fastLabels(system) });
+    await createTestService(docker, { name: svc, replicas: 2, labels: labels(system) });
     daemon = startDaemon({ API_KEY, MASS_SERVER_ADDRESS: mass.baseUrl, RETRY_MAX_DELAY: '2', HEALTH_MAX_AGE: '2' });
     await daemon.waitForLog('a first reading', (l) => l.service === svc && l.msg === 'steady: demand 2.0 matches 2 replicas');
   });
@@ -159,7 +146,7 @@ describe('the Docker Engine stopped and started again under a running daemon', (
 describe('a service changed by others while the loop updates it (the loop with the real swarm adapter)', () => {
   let docker: Docker;
   const prefix = uniquePrefix('faults-race');
-  const { system: _s, ...defaults }: { system: string } & PolicyDefaults = policy();
+  const defaults = specDefaults();
 
   before(async () => {
     docker = await requireDocker();
@@ -183,8 +170,8 @@ describe('a service changed by others while the loop updates it (the loop with t
   }
 
   test('removed between inspect and update: logged, forgotten, and the round goes on to the next service', async () => {
-    const gone = await createTestService(docker, { name: `${prefix}-gone`, replicas: 1, labels: fastLabels(`${prefix}-s1`) });
-    const kept = await createTestService(docker, { name: `${prefix}-kept`, replicas: 1, labels: fastLabels(`${prefix}-s2`) });
+    const gone = await createTestService(docker, { name: `${prefix}-gone`, replicas: 1, labels: labels(`${prefix}-s1`) });
+    const kept = await createTestService(docker, { name: `${prefix}-kept`, replicas: 1, labels: labels(`${prefix}-s2`) });
     const { mass, log, reconciler } = loop(async (id) => {
       if (id === gone.id) await docker.getService(id).remove();
     });
@@ -198,7 +185,7 @@ describe('a service changed by others while the loop updates it (the loop with t
   });
 
   test('updated by another client at the same moment: both changes survive (version check, re-read, retry)', async () => {
-    const svc = await createTestService(docker, { name: `${prefix}-shared`, replicas: 1, labels: fastLabels(`${prefix}-s3`), env: ['A=1'] });
+    const svc = await createTestService(docker, { name: `${prefix}-shared`, replicas: 1, labels: labels(`${prefix}-s3`), env: ['A=1'] });
     let others = 0;
     const { mass, log, reconciler } = loop(async (id) => {
       if (others++ > 0) return;
@@ -239,7 +226,7 @@ describe('SIGTERM in the middle of a round', () => {
     // The demand would take the service from 2 to 5 replicas if the round were finished.
     mass.setDemand(system, { due: 5 });
     mass.fault = { kind: 'hang', path: 'analysis_system_instance/', system };
-    const created = await createTestService(docker, { name: svc, replicas: 2, labels: fastLabels(system) });
+    const created = await createTestService(docker, { name: svc, replicas: 2, labels: labels(system) });
     const before = (await docker.getService(created.id).inspect()) as { Version: { Index: number } };
     const daemon = startDaemon({ API_KEY, MASS_SERVER_ADDRESS: mass.baseUrl, MASS_REQUEST_TIMEOUT: '120' });
     try {

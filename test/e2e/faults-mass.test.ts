@@ -14,7 +14,7 @@ import type Docker from 'dockerode';
 import type { MassErrorKind } from '../../src/types';
 import { startFakeMass, type FakeFault, type FakeMass } from '../fakes/mass-server';
 import { createTestService, desiredReplicas, removeServicesWithPrefix, requireDocker, uniquePrefix, waitFor } from '../support/docker';
-import { allOutput, startDaemon, type Daemon, type LogLine } from './harness';
+import { allOutput, fastLabels, startDaemon, type Daemon, type LogLine } from './harness';
 
 const API_KEY = 'faults-mass-key-5d09a7c4e1b3';
 const HIGH = 3;
@@ -26,17 +26,7 @@ const A_INSTANCES = 150;
 const HOLDS = 3;
 
 function labels(system: string): Record<string, string> {
-  return {
-    'com.mass.anal_system': system,
-    'com.mass.min_inst': '0',
-    'com.mass.max_inst': '5',
-    'com.mass.start_demand': '0',
-    'com.mass.calculation_technique': 'moving average',
-    'com.mass.m_a_sensitivity': '1',
-    'com.mass.min_schedule_interval': '1',
-    'com.mass.max_schedule_interval': '2',
-    'com.mass.scale_down_delay': '0',
-  };
+  return fastLabels(system, { 'com.mass.min_inst': '0', 'com.mass.scale_down_delay': '0' });
 }
 
 /** `mass_autoscaler_mass_errors_total{kind="..."}`, 0 when the series is not there yet. */

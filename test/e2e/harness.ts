@@ -126,3 +126,19 @@ export function runCli(args: string[], env: Record<string, string> = {}, timeout
     });
   });
 }
+
+/** Labels that make a test service quick: evaluated every 1-2 s, following the newest reading. */
+export function fastLabels(system: string, overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    'com.mass.anal_system': system,
+    'com.mass.min_inst': '1',
+    'com.mass.max_inst': '5',
+    'com.mass.start_demand': '0',
+    'com.mass.calculation_technique': 'moving average',
+    'com.mass.m_a_sensitivity': '1',
+    'com.mass.min_schedule_interval': '1',
+    'com.mass.max_schedule_interval': '2',
+    'com.mass.scale_down_delay': '4',
+    ...overrides,
+  };
+}

@@ -14,23 +14,12 @@ import {
   uniquePrefix,
   waitFor,
 } from '../support/docker';
-import { allOutput, runCli, startDaemon, type Daemon } from './harness';
+import { allOutput, fastLabels, runCli, startDaemon, type Daemon } from './harness';
 
 const API_KEY = 'operate-secret-key-5b1e7a';
 
 function labels(system: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    'com.mass.anal_system': system,
-    'com.mass.min_inst': '1',
-    'com.mass.max_inst': '4',
-    'com.mass.start_demand': '0',
-    'com.mass.calculation_technique': 'moving average',
-    'com.mass.m_a_sensitivity': '1',
-    'com.mass.min_schedule_interval': '1',
-    'com.mass.max_schedule_interval': '1',
-    'com.mass.scale_down_delay': '0',
-    ...extra,
-  };
+  return fastLabels(system, { 'com.mass.max_inst': '4', 'com.mass.max_schedule_interval': '1', 'com.mass.scale_down_delay': '0', ...extra });
 }
 
 async function get(url: string): Promise<{ status: number; body: string }> {

@@ -1,6 +1,9 @@
 // In-memory stand-ins for the reconciler's edges, for tests of the loop logic with a moved clock.
 // The real parts are tested against a real HTTP server and a real swarm elsewhere.
 import pino, { type Logger } from 'pino';
+import { SYSTEM_LABEL, type PolicyDefaults } from '../../src/labels';
+import { Reconciler } from '../../src/reconcile';
+import { policy } from './policy';
 import type { Clock, DemandSource, ManagedService, ScaleOutcome, SwarmTarget, SystemDemand, SystemReading } from '../../src/types';
 
 export class ManualClock implements Clock {
@@ -77,4 +80,54 @@ export function captureLogger(level = 'debug'): CapturedLog {
   const lines: Record<string, unknown>[] = [];
   const logger = pino({ level }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
   return { logger, lines, messages: () => lines.map((l) => String(l.msg)) };
+}
+
+/** The label defaults of SPEC.md (the policy fixture without its system). */
+export function specDefaults(): PolicyDefaults {
+  const { system: _system, ...defaults } = policy();
+  return defaults;
+}
+
+/** Labels that make a fake service follow the newest reading (moving average over 1). */
+export function followingLabels(system: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { [SYSTEM_LABEL]: system, 'com.mass.calculation_technique': 'moving average', 'com.mass.m_a_sensitivity': '1', ...extra };
+}
+
+export interface LoopOptions<M extends FakeDemand> {
+  dryRun?: boolean;
+  discoveryIntervalMs?: number;
+  retryMaxDelayMs?: number;
+  random?: () => number;
+  demand?: (clock: ManualClock) => M;
+}
+
+/** A Reconciler on fakes and a manual clock, and `runFor` to move virtual time through its rounds. */
+export function loopUnderTest<M extends FakeDemand = FakeDemand>(opts: LoopOptions<M> = {}) {
+  const clock = new ManualClock();
+  const mass = opts.demand ? opts.demand(clock) : (new FakeDemand() as M);
+  const swarm = new FakeSwarm();
+  const log = captureLogger();
+  const reconciler = new Reconciler(
+    mass,
+    swarm,
+    clock,
+    log.logger,
+    {
+      dryRun: opts.dryRun ?? false,
+      defaults: specDefaults(),
+      discoveryIntervalMs: opts.discoveryIntervalMs ?? 2000,
+      retryMaxDelayMs: opts.retryMaxDelayMs ?? 30_000,
+    },
+    undefined,
+    opts.random ?? (() => 0.5),
+  );
+  /** runs rounds, jumping the clock to each wake-up, until `seconds` of virtual time have passed */
+  async function runFor(seconds: number) {
+    const end = clock.now() + seconds * 1000;
+    while (clock.now() < end) {
+      await reconciler.round();
+      clock.time = Math.max(clock.now() + 1, Math.min(end, reconciler.wakeAt()));
+    }
+  }
+  return { clock, mass, swarm, log, reconciler, runFor };
 }

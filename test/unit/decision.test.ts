@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decide, demandMoved, initialState, nextEvaluation, targetReplicas, type ServiceState } from '../../src/core/decision';
 import { backoffDelay } from '../../src/core/backoff';
-import { policy } from './policy-fixture';
+import { policy } from '../fakes/policy';
 
 describe('targetReplicas: ceil(smoothed / requests_per_instance − 0.1), clamped', () => {
   const cases: { why: string; smoothed: number; raw: number; over?: Parameters<typeof policy>[0]; want: number }[] = [

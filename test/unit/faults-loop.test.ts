@@ -4,13 +4,10 @@
 // test/e2e/faults-*.test.ts.)
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { LABEL_NAMES, SYSTEM_LABEL, type PolicyDefaults } from '../../src/labels';
-import { Reconciler } from '../../src/reconcile';
+import { LABEL_NAMES, SYSTEM_LABEL } from '../../src/labels';
 import type { MassErrorKind, SystemReading } from '../../src/types';
-import { captureLogger, FakeDemand, FakeSwarm, ManualClock } from '../fakes/in-memory';
-import { policy } from './policy-fixture';
+import { FakeDemand, followingLabels, loopUnderTest, ManualClock } from '../fakes/in-memory';
 
-const { system: _s, ...defaults }: { system: string } & PolicyDefaults = policy();
 
 /** FakeDemand that remembers when (virtual time) each system was asked for. */
 class TimedDemand extends FakeDemand {
@@ -29,36 +26,10 @@ class TimedDemand extends FakeDemand {
 }
 
 function setup(opts: { retryMaxDelayMs?: number; discoveryIntervalMs?: number; random?: () => number } = {}) {
-  const clock = new ManualClock();
-  const mass = new TimedDemand(clock);
-  const swarm = new FakeSwarm();
-  const log = captureLogger();
-  const reconciler = new Reconciler(
-    mass,
-    swarm,
-    clock,
-    log.logger,
-    { dryRun: false, defaults, discoveryIntervalMs: opts.discoveryIntervalMs ?? 2000, retryMaxDelayMs: opts.retryMaxDelayMs ?? 30_000 },
-    undefined,
-    opts.random ?? (() => 0.5),
-  );
-  /** runs rounds, jumping the clock to each wake-up, until `seconds` of virtual time have passed */
-  async function runFor(seconds: number) {
-    const end = clock.now() + seconds * 1000;
-    while (clock.now() < end) {
-      await reconciler.round();
-      clock.time = Math.max(clock.now() + 1, Math.min(end, reconciler.wakeAt()));
-    }
-  }
-  return { clock, mass, swarm, log, reconciler, runFor };
+  return loopUnderTest({ ...opts, demand: (clock) => new TimedDemand(clock) });
 }
 
-const labels = (system: string, extra: Record<string, string> = {}) => ({
-  [SYSTEM_LABEL]: system,
-  'com.mass.calculation_technique': 'moving average',
-  'com.mass.m_a_sensitivity': '1',
-  ...extra,
-});
+const labels = followingLabels;
 
 const failure = (kind: MassErrorKind, message = `injected ${kind}`): SystemReading => ({ ok: false, error: { kind, message } });
 

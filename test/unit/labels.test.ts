@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { describeProblem, LABEL_NAMES, parseLabels, SYSTEM_LABEL, type PolicyDefaults } from '../../src/labels';
-import { policy } from './policy-fixture';
+import { policy } from '../fakes/policy';
 
 const { system: _system, ...defaults }: { system: string } & PolicyDefaults = policy();
 

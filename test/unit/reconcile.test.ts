@@ -1,40 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Reconciler } from '../../src/reconcile';
-import { SYSTEM_LABEL, type PolicyDefaults } from '../../src/labels';
-import { captureLogger, FakeDemand, FakeSwarm, ManualClock } from '../fakes/in-memory';
-import { policy } from './policy-fixture';
-
-const { system: _s, ...defaults }: { system: string } & PolicyDefaults = policy();
+import { followingLabels, loopUnderTest } from '../fakes/in-memory';
 
 function setup(opts: { dryRun?: boolean } = {}) {
-  const clock = new ManualClock();
-  const mass = new FakeDemand();
-  const swarm = new FakeSwarm();
-  const log = captureLogger();
-  const reconciler = new Reconciler(mass, swarm, clock, log.logger, {
-    dryRun: opts.dryRun ?? false,
-    defaults,
-    discoveryIntervalMs: 2000,
-    retryMaxDelayMs: 30_000,
-  }, undefined, () => 0.5);
-  /** runs rounds until `seconds` of virtual time have passed */
-  async function runFor(seconds: number) {
-    const end = clock.now() + seconds * 1000;
-    while (clock.now() < end) {
-      await reconciler.round();
-      clock.time = Math.max(clock.now() + 1, Math.min(end, reconciler.wakeAt()));
-    }
-  }
-  return { clock, mass, swarm, log, reconciler, runFor };
+  return loopUnderTest({ dryRun: opts.dryRun });
 }
 
-const labels = (system: string, extra: Record<string, string> = {}) => ({
-  [SYSTEM_LABEL]: system,
-  'com.mass.calculation_technique': 'moving average',
-  'com.mass.m_a_sensitivity': '1',
-  ...extra,
-});
+const labels = followingLabels;
 
 describe('reconciler', () => {
   test('demand becomes replicas, one log line per decision with its reason and inputs', async () => {
@@ -185,11 +157,7 @@ describe('reconciler', () => {
 });
 
 test('an unexpected failure in a round is logged and the loop goes on', async () => {
-  const clock = new ManualClock();
-  const mass = new FakeDemand();
-  const swarm = new FakeSwarm();
-  const log = captureLogger();
-  const reconciler = new Reconciler(mass, swarm, clock, log.logger, { dryRun: false, defaults, discoveryIntervalMs: 2000, retryMaxDelayMs: 30_000 }, undefined, () => 0);
+  const { clock, mass, swarm, log, reconciler } = loopUnderTest({ random: () => 0 });
   swarm.add('a', labels('sa'), 3);
   mass.demand.set('sa', 6);
   let calls = 0;
@@ -211,11 +179,7 @@ test('an unexpected failure in a round is logged and the loop goes on', async ()
 });
 
 test('a failure that turns into another kind is not reported as readings being back', async () => {
-  const clock = new ManualClock();
-  const mass = new FakeDemand();
-  const swarm = new FakeSwarm();
-  const log = captureLogger();
-  const reconciler = new Reconciler(mass, swarm, clock, log.logger, { dryRun: false, defaults, discoveryIntervalMs: 2000, retryMaxDelayMs: 30_000 }, undefined, () => 0);
+  const { clock, mass, swarm, log, reconciler } = loopUnderTest({ random: () => 0 });
   swarm.add('a', labels('sa'), 3);
   mass.failAll = { ok: false, error: { kind: 'timeout', message: 'no answer' } };
   await reconciler.round();
