@@ -1,6 +1,9 @@
 // The command line as a user meets it: bad configuration, status without a daemon, usage.
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { runCli } from './harness';
 
@@ -27,6 +30,17 @@ describe('command line', () => {
     assert.match(r.stderr, /METRICS_PORT="x"/);
     assert.match(r.stderr, /DEFAULT_MAX_INST="0" must be at least 1/);
     assert.doesNotMatch(r.stderr + r.stdout, /"k"/);
+  });
+
+  test('.env in the working directory is read, and the environment wins over it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dotenv-'));
+    writeFileSync(join(dir, '.env'), 'API_KEY=from-dotenv\nLOG_LEVEL=loud\nDRY_RUN=maybe\n');
+    const r = await runCli([], { DRY_RUN: 'sometimes' }, 60_000, dir);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /LOG_LEVEL="loud"/);
+    assert.match(r.stderr, /DRY_RUN="sometimes"/);
+    assert.doesNotMatch(r.stderr, /API_KEY is not set/);
+    assert.ok(!(r.stdout + r.stderr).includes('from-dotenv'));
   });
 
   test('status with no daemon listening says so and exits 1', async () => {

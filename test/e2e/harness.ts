@@ -104,12 +104,12 @@ export function startDaemon(env: Record<string, string>, args: string[] = []): D
 }
 
 /** Runs the CLI to completion (for status, simulate, bad config). */
-export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000, cwd = join(__dirname, '..', '..', 'test', 'e2e')): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [ENTRY, ...args], {
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
-      cwd: join(__dirname, '..', '..', 'test', 'e2e'),
+      cwd,
     });
     let stdout = '';
     let stderr = '';
