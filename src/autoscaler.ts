@@ -14,7 +14,7 @@ import { runSimulate } from './sim/cli';
 import { createDocker, DockerSwarm } from './swarm/docker-swarm';
 
 const USAGE = `usage:
-  mass-autoscaler               run the daemon (API_KEY or API_KEY_FILE required; options in config.ts)
+  mass-autoscaler               run the daemon (API_KEY or API_KEY_FILE required; options: README, config.ts)
   mass-autoscaler status [--json] [--url http://HOST:PORT]
                                 show what the running daemon sees and decides
   mass-autoscaler simulate --trace FILE [--labels "k=v,..."]... [--out DIR]
@@ -60,7 +60,7 @@ async function runDaemon(): Promise<number> {
   if (!loaded.ok) {
     console.error(`mass-autoscaler: cannot start, the configuration has ${loaded.problems.length} problem(s):`);
     for (const problem of loaded.problems) console.error(`  - ${problem}`);
-    console.error('Options, their defaults and meanings are listed in config.ts and the README.');
+    console.error('Options, their defaults and meanings are listed in the README (and in config.ts in the source).');
     return 2;
   }
   const config: Config = loaded.config;

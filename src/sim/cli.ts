@@ -269,7 +269,7 @@ function buildReport(args: SimulateArgs, trace: readonly TracePoint[], sets: rea
   lines.push(...table(header, rows));
   lines.push('');
   for (const s of sets) lines.push(...wrap(`${s.id}  ${s.name}`, '   '));
-  lines.push(...wrap(`   other labels: ${describeDefaults(defaults)}`, '   '));
+  lines.push(...wrap(`labels a set leaves out take the defaults: ${describeDefaults(defaults)}`, '   '));
   for (const [i, s] of sets.entries()) {
     const m = results[i]!.summary;
     if (m.unfinished > 0) lines.push(...wrap(`note: ${s.id} left ${m.unfinished} analyses unfinished at ${formatDuration(m.end)}`));

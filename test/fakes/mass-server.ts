@@ -66,6 +66,8 @@ export interface FakeMassOptions {
   now?: () => number;
   /** which computed instance fields are sent; default: both on 0.2, neither on the older server */
   instanceFields?: { isOnline?: boolean; scheduledCount?: boolean };
+  /** port on 127.0.0.1 (default 0: any free port) */
+  port?: number;
 }
 
 export interface FakeSystem {
@@ -247,6 +249,7 @@ export class FakeMass {
     this.latencyMs = opts.latencyMs ?? 0;
     this.perPage = opts.perPage ?? 100;
     this.clock = opts.now ?? Date.now;
+    this.port = opts.port ?? 0;
     const modern = opts.dialect === '0.2';
     this.instanceFields = {
       isOnline: opts.instanceFields?.isOnline ?? modern,
@@ -285,7 +288,7 @@ export class FakeMass {
   }
 
   async start(): Promise<this> {
-    await this.listen(0);
+    await this.listen(this.port);
     const address = this.server.address();
     if (address === null || typeof address === 'string') throw new Error('fake MASS: no TCP address');
     this.port = address.port;
