@@ -123,12 +123,15 @@ describe('operating the daemon', () => {
     await setServiceLabels(docker, svc, { 'com.mass.autoscale': 'false' });
     await daemon.waitForLog('paused', (l) => l.msg === `service ${svc} is paused (com.mass.autoscale=false); it is left as it is`);
     mass.setDemand(sys, { due: 1 });
-    // Evaluations of other work go on; this one is left at 3 while paused.
-    const { body } = await waitFor('paused in metrics', async () => {
+    await waitFor('paused in metrics', async () => {
       const r = await get(`${base}/metrics`);
-      return series(r.body, 'mass_autoscaler_service_info', { service: svc, status: 'paused' }) === 1 ? r : undefined;
+      return series(r.body, 'mass_autoscaler_service_info', { service: svc, status: 'paused' }) === 1;
     });
-    assert.ok(body.length > 0);
+    // Several rounds later (each would evaluate it every second if it were managed), it is still at 3.
+    const rounds = async () => Number(/^mass_autoscaler_round_duration_seconds_count (\d+)/m.exec((await get(`${base}/metrics`)).body)?.[1]);
+    const before = await rounds();
+    await waitFor('five more rounds', async () => (await rounds()) >= before + 5);
+    assert.ok(!daemon.lines.some((l) => l.service === svc && l.msg.startsWith('scale down')), 'no scale-down while paused');
     const status = await runCli(['status', '--url', base]);
     assert.match(status.stdout, new RegExp(`^${svc}\\s+${sys}\\s+paused\\s+3`, 'm'));
     assert.equal(await desiredReplicas(docker, svc), 3);

@@ -44,7 +44,9 @@ export class FakeDemand implements DemandSource {
 
 export class FakeSwarm implements SwarmTarget {
   readonly services = new Map<string, ManagedService>();
-  readonly scaleCalls: { id: string; replicas: number }[] = [];
+  readonly scaleCalls: { id: string; replicas: number; at: number }[] = [];
+  /** the clock scale calls are stamped with */
+  now: () => number = () => 0;
   listError: Error | null = null;
   listCalls = 0;
   add(name: string, labels: Record<string, string>, replicas: number | null = 3): ManagedService {
@@ -58,7 +60,7 @@ export class FakeSwarm implements SwarmTarget {
     return [...this.services.values()].map((s) => ({ ...s, labels: { ...s.labels } }));
   }
   async scale(id: string, replicas: number): Promise<ScaleOutcome> {
-    this.scaleCalls.push({ id, replicas });
+    this.scaleCalls.push({ id, replicas, at: this.now() });
     const service = this.services.get(id);
     if (!service) return { kind: 'gone' };
     if (service.replicas === null) return { kind: 'not-replicated' };
@@ -106,6 +108,7 @@ export function loopUnderTest<M extends FakeDemand = FakeDemand>(opts: LoopOptio
   const clock = new ManualClock();
   const mass = opts.demand ? opts.demand(clock) : (new FakeDemand() as M);
   const swarm = new FakeSwarm();
+  swarm.now = () => clock.now();
   const log = captureLogger();
   const reconciler = new Reconciler(
     mass,

@@ -46,6 +46,7 @@ describe('config', () => {
     { env: { MASS_REQUEST_TIMEOUT: 'ten' }, named: /^MASS_REQUEST_TIMEOUT="ten" is not a number/ },
     { env: { MASS_PAGE_CONCURRENCY: '0' }, named: /^MASS_PAGE_CONCURRENCY="0" must be at least 1/ },
     { env: { DOCKER_HOST: 'localhost:2375' }, named: /^DOCKER_HOST="localhost:2375" must be unix/ },
+    { env: { DISCOVERY_INTERVAL: '6' }, named: /^DISCOVERY_INTERVAL="6" must be at most 5 / },
     { env: { DEFAULT_MIN_INST: '-1' }, named: /^DEFAULT_MIN_INST="-1" must be at least 0/ },
     { env: { DEFAULT_CALCULATION_TECHNIQUE: 'median' }, named: /^DEFAULT_CALCULATION_TECHNIQUE="median"/ },
     { env: { DEFAULT_MIN_INST: '20' }, named: /min_inst must not be greater than max_inst/ },

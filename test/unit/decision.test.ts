@@ -9,6 +9,7 @@ describe('targetReplicas: ceil(smoothed / requests_per_instance − 0.1), clampe
     { why: 'exact demand', smoothed: 7, raw: 7, want: 7 },
     { why: 'a little over a whole number rounds down (the −0.1 slack)', smoothed: 7.05, raw: 7, want: 7 },
     { why: 'more than 0.1 over rounds up', smoothed: 7.2, raw: 7, want: 8 },
+    { why: 'just past the slack rounds up', smoothed: 7.15, raw: 7, want: 8 },
     { why: 'below min_inst is raised to min_inst', smoothed: 1, raw: 1, want: 3 },
     { why: 'above max_inst is capped at max_inst', smoothed: 40, raw: 40, want: 15 },
     { why: 'requests_per_instance divides demand', smoothed: 10, raw: 10, over: { requestsPerInstance: 4, minInst: 0 }, want: 3 },
@@ -132,6 +133,7 @@ describe('schedule', () => {
     { why: 'change above the threshold', prev: 10, cur: 13.5, moved: true },
     { why: 'a fall counts too', prev: 10, cur: 6, moved: true },
     { why: 'from zero, relative to 1', prev: 0, cur: 0.2, moved: false },
+    { why: 'below 1 the change is still taken relative to 1', prev: 0.5, cur: 0.7, moved: false },
     { why: 'from zero to 1', prev: 0, cur: 1, moved: true },
   ];
   for (const c of cases) {
@@ -140,6 +142,23 @@ describe('schedule', () => {
       assert.equal(nextEvaluation(1000, c.moved, p), 1000 + (c.moved ? 10_000 : 30_000));
     });
   }
+
+  test('the schedule follows the smoothed demand, not the raw reading', () => {
+    const q = policy({ weight: 0.5 });
+    // raw 4 is a 33% jump over 3, but the EMA moves only to 3.5 (17%): steady
+    const one = decide(initialState(q, 3, 0), 4, 3, q, 0);
+    assert.equal(one.decision.smoothed, 3.5);
+    assert.equal(one.decision.nextAt, 30_000);
+  });
+
+  test('each evaluation compares with the previous smoothed demand', () => {
+    const q = policy({ weight: 0.5 });
+    const first = decide(initialState(q, 3, 0), 10, 3, q, 0);
+    assert.equal(first.state.smoothed, 6.5);
+    assert.equal(first.decision.nextAt, 10_000, 'moved from 3 to 6.5');
+    const second = decide(first.state, 6.5, first.decision.desired, q, 10_000);
+    assert.equal(second.decision.nextAt, 40_000, '6.5 again: steady');
+  });
 
   test('decide schedules soon when smoothed demand moved, late when steady', () => {
     const q = policy({ technique: 'moving average', window: 1 });

@@ -167,11 +167,11 @@ describe('a restart never shrinks a service', () => {
     const s = swarm.add('a', labels('sa', { 'com.mass.calculation_technique': 'exponential moving average', 'com.mass.min_inst': '0', 'com.mass.scale_down_delay': '120' }), 6);
     mass.demand.set('sa', 1);
     await runFor(119);
-    assert.deepEqual(swarm.scaleCalls, []);
+    assert.equal(swarm.scaleCalls.length, 0);
     await runFor(600);
     assert.equal(s.replicas, 1, 'the lower demand is followed once it has held for the window');
     const firstDown = swarm.scaleCalls[0];
-    assert.ok(firstDown && clock.now() > start + 120_000);
+    assert.ok(firstDown && firstDown.at >= start + 120_000, `first scale-down at +${firstDown ? (firstDown.at - start) / 1000 : '-'} s`);
   });
 
   test('a restart while MASS is failing holds every service, whatever its bounds', async () => {

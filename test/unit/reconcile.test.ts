@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { loadConfig } from '../../config';
+import { healthVerdict } from '../../src/health';
 import { followingLabels, loopUnderTest } from '../fakes/in-memory';
 
 function setup(opts: { dryRun?: boolean } = {}) {
@@ -152,7 +154,7 @@ describe('reconciler', () => {
     }
     assert.ok(maxTracked <= 6, `tracked ${maxTracked} services at once`);
     assert.equal(reconciler.trackedCount(), 5);
-    assert.ok(mass.calls > 0);
+    assert.equal(mass.calls, 10_000, 'every round evaluated the service that had just appeared');
   });
 });
 
@@ -188,4 +190,91 @@ test('a failure that turns into another kind is not reported as readings being b
   await reconciler.round();
   assert.ok(log.messages().includes('MASS API: timeout is over; now failing with server-error'), log.messages().join('\n'));
   assert.ok(!log.messages().some((m) => m.includes('readings are back')));
+});
+
+test('a failed update of one service does not stop the round for the others, and is retried with backoff', async () => {
+  const { clock, mass, swarm, log, reconciler } = loopUnderTest({ random: () => 0 });
+  swarm.add('a', labels('sa'), 3);
+  swarm.add('b', labels('sb'), 3);
+  mass.demand.set('sa', 9);
+  mass.demand.set('sb', 9);
+  const realScale = swarm.scale.bind(swarm);
+  let failing = true;
+  swarm.scale = async (id, replicas) => {
+    if (failing && id === 'id-a') throw Object.assign(new Error('update service a: update out of sequence'), { kind: 'conflict' });
+    return realScale(id, replicas);
+  };
+  const start = clock.now();
+  await reconciler.round();
+  assert.equal(swarm.services.get('id-b')?.replicas, 9, 'b is scaled in the same round');
+  assert.equal(swarm.services.get('id-a')?.replicas, 3);
+  assert.ok(log.messages().some((m) => m.startsWith('Docker: could not scale a to 9')), log.messages().join('\n'));
+  assert.ok(!log.messages().some((m) => m.startsWith('round failed unexpectedly')));
+  const next = reconciler.snapshot().find((x) => x.name === 'a')?.nextEvaluation;
+  assert.equal(Date.parse(next!) - start, 1000, 'first retry after half the discovery interval (jitter 0)');
+  failing = false;
+  clock.time = reconciler.wakeAt();
+  await reconciler.round();
+  assert.equal(swarm.services.get('id-a')?.replicas, 9);
+});
+
+test('a service relabelled to another system starts from a fresh state', async () => {
+  const { mass, swarm, log, runFor } = loopUnderTest();
+  const s = swarm.add('a', labels('sa', { 'com.mass.calculation_technique': 'exponential moving average', 'com.mass.min_inst': '0', 'com.mass.scale_down_delay': '0' }), 2);
+  mass.demand.set('sa', 40);
+  mass.demand.set('sb', 2);
+  await runFor(120);
+  assert.equal(s.replicas, 15);
+  s.labels['com.mass.anal_system'] = 'sb';
+  const mark = log.lines.length;
+  await runFor(3);
+  const first = log.lines.slice(mark).find((l) => l.service === 'a' && l.action !== undefined);
+  // start state max(start_demand 3, 15 replicas × 1) = 15, then one EMA step: 0.3 × 2 + 0.7 × 15
+  assert.equal(first?.smoothed, 11.1, JSON.stringify(first));
+});
+
+test('with the default DISCOVERY_INTERVAL a service created at run time is acted on within 5 s', async () => {
+  const cfg = loadConfig({ API_KEY: 'k' });
+  assert.ok(cfg.ok);
+  const { clock, mass, swarm, runFor } = loopUnderTest({ discoveryIntervalMs: cfg.config.discoveryIntervalMs });
+  swarm.add('old', labels('sa'), 3);
+  mass.demand.set('sa', 3);
+  mass.demand.set('sb', 6);
+  await runFor(37.3);
+  const added = clock.now();
+  swarm.add('new', labels('sb'), 1);
+  await runFor(5);
+  const call = swarm.scaleCalls.find((c) => c.id === 'id-new');
+  assert.ok(call, 'the new service was scaled');
+  assert.ok(call.at - added <= 5000, `acted on after ${call.at - added} ms`);
+});
+
+test('with default settings /healthz turns 503 within 60 s of MASS failing and 200 within 60 s of its recovery', async () => {
+  const cfg = loadConfig({ API_KEY: 'k' });
+  assert.ok(cfg.ok);
+  const c = cfg.config;
+  const { clock, mass, swarm, reconciler } = loopUnderTest({ discoveryIntervalMs: c.discoveryIntervalMs, retryMaxDelayMs: c.retryMaxDelayMs, random: () => 0.99 });
+  swarm.add('a', { 'com.mass.anal_system': 'sa' }, 3);
+  mass.demand.set('sa', 3);
+  /** advances virtual time in steps of at most 1 s, running rounds when due; the first time `until` holds */
+  async function firstTime(limitS: number, until: (ok: boolean) => boolean): Promise<number | null> {
+    const end = clock.now() + limitS * 1000;
+    while (clock.now() <= end) {
+      if (clock.now() >= reconciler.wakeAt()) await reconciler.round();
+      if (until(healthVerdict(reconciler.health(), clock.now(), c.healthMaxAgeMs).ok)) return clock.now();
+      clock.time = Math.min(reconciler.wakeAt(), clock.now() + 1000);
+    }
+    return null;
+  }
+  assert.notEqual(await firstTime(60, (ok) => ok), null, 'healthy at first');
+  await firstTime(300, () => false); // a while of normal running
+  const failedAt = clock.now();
+  mass.failAll = { ok: false, error: { kind: 'server-error', message: '500' } };
+  const down = await firstTime(120, (ok) => !ok);
+  assert.ok(down !== null && down - failedAt <= 60_000, `503 after ${down === null ? 'never' : (down - failedAt) / 1000} s`);
+  await firstTime(600, () => false); // a long outage: the backoff is at its cap
+  const recoveredAt = clock.now();
+  mass.failAll = null;
+  const up = await firstTime(120, (ok) => ok);
+  assert.ok(up !== null && up - recoveredAt <= 60_000, `200 after ${up === null ? 'never' : (up - recoveredAt) / 1000} s`);
 });
