@@ -94,6 +94,15 @@ describe('decide: up at once, down only after the stabilization window', () => {
     assert.match(out[3]!.reason, /^scale down: demand 2\.0 held below 8 replicas for 120s$/);
   });
 
+  test('a target exactly scale_down_delay old has left the window', () => {
+    const q = policy({ minInst: 1, technique: 'moving average', window: 1, scaleDownDelay: 120 });
+    const high = decide(initialState(q, 8, 0), 8, 8, q, 0);
+    const justInside = decide(high.state, 2, 8, q, 119_999);
+    assert.equal(justInside.decision.desired, 8);
+    const atEdge = decide(high.state, 2, 8, q, 120_000);
+    assert.equal(atEdge.decision.desired, 2);
+  });
+
   test('scale_down_delay 0 scales down at once', () => {
     const q = policy({ minInst: 0, technique: 'moving average', window: 1, scaleDownDelay: 0 });
     const state = initialState(q, 6, 0);
