@@ -3,6 +3,8 @@
 // instances' heartbeat endpoint is never called.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { MassClient, type MassClientOptions } from '../../src/mass/client';
 import type { MassErrorKind, SystemDemand, SystemReading } from '../../src/types';
 import { startFakeMass, type FakeMass, type FakeMassOptions } from '../fakes/mass-server';
@@ -26,7 +28,7 @@ async function withMass(
   }
 }
 
-function client(mass: FakeMass, opts: Partial<MassClientOptions> = {}): MassClient {
+function client(mass: { baseUrl: string }, opts: Partial<MassClientOptions> = {}): MassClient {
   return new MassClient({ baseUrl: mass.baseUrl, apiKey: KEY, timeoutMs: 5000, pageConcurrency: 4, ...opts });
 }
 
@@ -49,6 +51,61 @@ function failureOf(readings: Map<string, SystemReading>, system: string, kind: M
   assert.ok(reading && !reading.ok, `${system}: expected a failure, got ${JSON.stringify(reading)}`);
   assert.equal(reading.error.kind, kind, reading.error.message);
   return reading.error.message;
+}
+
+/** Every 8-character piece of the key found in text: half a key is as bad as the whole. */
+function keyPieces(text: string): string[] {
+  const pieces: string[] = [];
+  for (let i = 0; i + 8 <= KEY.length; i += 1) {
+    if (text.includes(KEY.slice(i, i + 8))) pieces.push(KEY.slice(i, i + 8));
+  }
+  return pieces;
+}
+
+/** A bare node:http server on 127.0.0.1, for answers the fake cannot give. */
+interface LocalServer {
+  /** http://127.0.0.1:PORT */
+  origin: string;
+  /** http://127.0.0.1:PORT/api/ */
+  baseUrl: string;
+  /** requests received */
+  hits: number;
+  /** stops listening and destroys every socket */
+  close(): Promise<void>;
+}
+
+async function startServer(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<LocalServer> {
+  const sockets = new Set<Socket>();
+  const server = createServer((req, res) => {
+    local.hits += 1;
+    handler(req, res);
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const local: LocalServer = {
+    origin,
+    baseUrl: `${origin}/api/`,
+    hits: 0,
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+  return local;
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
 }
 
 const SSDEEP: SystemDemand = {
@@ -233,6 +290,60 @@ describe('MassClient, 0.2 server: cheap reads', () => {
     });
   });
 
+  test('an instance item without scheduled_analyses_count is bad-shape, never read as 0 scheduled analyses', async () => {
+    await withMass({ dialect: '0.2', instanceFields: { isOnline: true, scheduledCount: false } }, async (mass) => {
+      setSsdeep(mass);
+      const id = mass.addSystem('ssdeep').id;
+      const message = failureOf(await read(client(mass), ['ssdeep']), 'ssdeep', 'bad-shape');
+      assert.match(
+        message,
+        new RegExp(`^GET analysis_system_instance/\\?analysis_system=${id}&page=1&per_page=100: results\\.0\\.scheduled_analyses_count is missing$`),
+      );
+    });
+  });
+
+  test('is_online wins over last_seen: is_online false with a fresh last_seen is offline, true with an old one online', async () => {
+    // The fake derives is_online from last_seen, so this server answers the 0.2 endpoints itself.
+    const id = '5a14596e613bc66400000001';
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const server = await startServer((req, res) => {
+      const base = `http://${req.headers.host}/api/`;
+      const url = new URL(req.url ?? '/', base);
+      const params = url.searchParams;
+      const envelope = (results: unknown[]) => ({ page: 1, page_count: 1, next: null, previous: null, results });
+      if (req.headers.authorization !== `APIKEY ${KEY}`) return sendJson(res, 403, { error: 'no access' });
+      if (url.pathname === '/api/analysis_system/' && params.get('page') === '1') {
+        return sendJson(res, 200, envelope([{ id, identifier_name: 'ssdeep', url: `${base}analysis_system/ssdeep/` }]));
+      }
+      if (url.pathname === '/api/analysis_request/' && params.get('analysis_system') === id && params.has('count')) {
+        return sendJson(res, 200, { count: params.has('schedule_after__lte') ? 1 : 3 });
+      }
+      if (url.pathname === '/api/analysis_system_instance/' && params.get('analysis_system') === id && params.get('page') === '1') {
+        const item = (n: number, isOnline: boolean, lastSeen: number, scheduled: number) => ({
+          id: `5a2ec3a1613bc6000000000${n}`,
+          uuid: `0e6c0e3c-5d1c-4c56-a3f6-00000000000${n}`,
+          analysis_system: `${base}analysis_system/ssdeep/`,
+          last_seen: iso(lastSeen),
+          is_online: isOnline,
+          scheduled_analyses_count: scheduled,
+          url: `${base}analysis_system_instance/0e6c0e3c-5d1c-4c56-a3f6-00000000000${n}/`,
+        });
+        return sendJson(res, 200, envelope([item(1, false, NOW - 30_000, 3), item(2, true, NOW - 60 * 60_000, 2)]));
+      }
+      return sendJson(res, 404, { error: 'not found' });
+    });
+    try {
+      const d = demandOf(await read(client(server), ['ssdeep']), 'ssdeep');
+      assert.deepEqual(d, {
+        system: 'ssdeep', due: 1, notDue: 2, scheduledOnline: 2, stuckOffline: 3,
+        onlineInstances: 1, offlineInstances: 1, demand: 3,
+      });
+      assert.equal(server.hits, 4);
+    } finally {
+      await server.close();
+    }
+  });
+
   test('without is_online, last_seen decides who is online', async () => {
     await withMass({ dialect: '0.2', instanceFields: { isOnline: false } }, async (mass) => {
       setSsdeep(mass);
@@ -394,13 +505,68 @@ describe('MassClient: failures', () => {
     });
   });
 
-  test('no answer → timeout', async () => {
+  test('no answer → timeout for the hung request only; the rest of the round is read', async () => {
     await withMass({ dialect: '0.2' }, async (mass) => {
       setSsdeep(mass);
-      mass.fault = { kind: 'hang', path: 'analysis_system_instance/' };
-      const readings = await read(client(mass, { timeoutMs: 300 }), ['ssdeep']);
-      assert.match(failureOf(readings, 'ssdeep', 'timeout'), /analysis_system_instance\/.*300 ms/);
+      mass.setDemand('peid', { due: 2, scheduledOnline: 1 });
+      const id = mass.addSystem('ssdeep').id;
+      // Only ssdeep's instance page hangs; the deadline leaves every other request ample time.
+      mass.fault = { kind: 'hang', system: 'ssdeep', path: 'analysis_system_instance/' };
+      const readings = await read(client(mass, { timeoutMs: 2000 }), ['ssdeep', 'peid']);
+      assert.match(
+        failureOf(readings, 'ssdeep', 'timeout'),
+        new RegExp(`^GET analysis_system_instance/\\?analysis_system=${id}&page=1&per_page=100: no answer within 2000 ms$`),
+      );
+      assert.equal(demandOf(readings, 'peid').demand, 3);
     });
+  });
+
+  test('an answer that trickles in byte by byte still ends at the per-request deadline: timeout', { timeout: 10_000 }, async () => {
+    const timers = new Set<NodeJS.Timeout>();
+    const server = await startServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.write('{');
+      // One byte every 50 ms, never the end: the socket is never idle for long.
+      const timer = setInterval(() => res.write(' '), 50);
+      timers.add(timer);
+      res.on('close', () => {
+        clearInterval(timer);
+        timers.delete(timer);
+      });
+    });
+    // Without the deadline the read would last forever: end it here so the test fails, not hangs.
+    const guard = setTimeout(() => void server.close(), 5_000);
+    try {
+      const started = performance.now();
+      const readings = await read(client(server, { timeoutMs: 500 }), ['ssdeep']);
+      const elapsed = performance.now() - started;
+      assert.match(
+        failureOf(readings, 'ssdeep', 'timeout'),
+        /^GET analysis_system\/\?page=1&per_page=100: no answer within 500 ms$/,
+      );
+      assert.ok(elapsed < 4_000, `ended after ${Math.round(elapsed)} ms`);
+    } finally {
+      clearTimeout(guard);
+      for (const timer of timers) clearInterval(timer);
+      await server.close();
+    }
+  });
+
+  test('a redirect is reported as http-error and not followed, so the key does not travel on', async () => {
+    const target = await startServer((_req, res) => sendJson(res, 200, { page: 1, page_count: 1, next: null, previous: null, results: [] }));
+    const origin = await startServer((req, res) => {
+      res.writeHead(302, { Location: `${target.origin}${req.url ?? '/'}`, 'Content-Length': 0 });
+      res.end();
+    });
+    try {
+      const message = failureOf(await read(client(origin), ['ssdeep']), 'ssdeep', 'http-error');
+      assert.match(message, /^GET analysis_system\/\?page=1&per_page=100: 302 Found: redirected to /);
+      assert.ok(message.includes(`redirected to ${target.origin}/api/analysis_system/`), message);
+      assert.equal(origin.hits, 1);
+      assert.equal(target.hits, 0, 'the redirect target must get no request');
+    } finally {
+      await Promise.all([origin.close(), target.close()]);
+    }
   });
 
   test("one system's count failing does not affect another system", async () => {
@@ -424,6 +590,29 @@ describe('MassClient: failures', () => {
       mass.fault = { kind: 'status', code: 500, body: JSON.stringify({ error: `bad token APIKEY ${KEY}` }) };
       const message = failureOf(await read(client(mass), ['ssdeep']), 'ssdeep', 'server-error');
       assert.match(message, /\[redacted\]/);
+    });
+  });
+
+  test('a key cut by the 200-character quote of an error body is scrubbed before quoting', async () => {
+    await withMass({ dialect: '0.2' }, async (mass) => {
+      setSsdeep(mass);
+      // The quote keeps the first 200 characters of "error": the cut falls inside the key.
+      mass.fault = { kind: 'status', code: 500, body: JSON.stringify({ error: 'x'.repeat(190) + KEY }) };
+      const message = failureOf(await read(client(mass), ['ssdeep']), 'ssdeep', 'server-error');
+      assert.ok(message.includes('x'.repeat(190)), `the error text is quoted: ${message}`);
+      assert.deepEqual(keyPieces(message), [], message);
+    });
+  });
+
+  test('a key where JSON.parse stops in a malformed 200 answer is scrubbed from the quoted parse error', async () => {
+    await withMass({ dialect: '0.2' }, async (mass) => {
+      setSsdeep(mass);
+      // JSON.parse quotes about ten characters either side of where it stops: the key's first ten.
+      const body = `{"page": 1, "page_count": 1, "note": "${'y'.repeat(40)}", "results": ${KEY}]}`;
+      mass.fault = { kind: 'status', code: 200, body, contentType: 'application/json' };
+      const message = failureOf(await read(client(mass), ['ssdeep']), 'ssdeep', 'not-json');
+      assert.match(message, /malformed JSON \(.*esults": /, 'the parse error quotes the text where it stopped');
+      assert.deepEqual(keyPieces(message), [], message);
     });
   });
 
