@@ -19,5 +19,5 @@ ENV METRICS_HOST=0.0.0.0 METRICS_PORT=9464 NODE_ENV=production
 EXPOSE 9464
 # Root inside the container: the Docker socket mounted from the manager belongs to root:docker.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:9464/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.METRICS_PORT || 9464) + '/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["node", "dist/autoscaler.js"]

@@ -3,10 +3,12 @@
 // scales a MASS service. No registry is reachable here, so the image is assembled from this
 // machine's node binary and the built project instead of `docker build` (the Dockerfile's
 // base image cannot be pulled); the stack file itself is used as shipped, with the changes
-// listed in `derive()`.
+// listed in `derive()`. With a registry at hand, test the Dockerfile's image instead:
+//   docker build -t mass-autoscaler:latest . && STACK_TEST_IMAGE=mass-autoscaler:latest node --test --import tsx test/e2e/stack.test.ts
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -16,7 +18,8 @@ import { createTestService, desiredReplicas, removeServicesWithPrefix, requireDo
 import { ENTRY } from './harness';
 
 const root = join(__dirname, '..', '..');
-const IMAGE = 'mass-autoscaler:stack-test';
+/** An image built from the Dockerfile (`docker build -t mass-autoscaler:latest .`) can be tested instead. */
+const IMAGE = process.env.STACK_TEST_IMAGE ?? 'mass-autoscaler:stack-test';
 const API_KEY = 'stack-secret-key-27c9e1';
 
 /** A runnable image of the project without a registry: node, its libraries, dist, node_modules. */
@@ -50,12 +53,12 @@ function assembleImage(): void {
 }
 
 /** deploy/stack.yml with the test's image, MASS address, secret name, and the host network (to reach the fake MASS on loopback). */
-function derive(massUrl: string, secretName: string): string {
+function derive(massUrl: string, secretName: string, metricsPort: number): string {
   const shipped = readFileSync(join(root, 'deploy', 'stack.yml'), 'utf8');
   const replacements: [RegExp, string][] = [
     [/image: mass-autoscaler:latest/, `image: ${IMAGE}`],
     [/MASS_SERVER_ADDRESS: "https:\/\/mass\.example\.org\/api\/"/, `MASS_SERVER_ADDRESS: "${massUrl}"`],
-    [/METRICS_PORT: "9464"/, 'METRICS_PORT: "0"\n      LOG_LEVEL: debug'],
+    [/METRICS_PORT: "9464"/, `METRICS_PORT: "${metricsPort}"\n      LOG_LEVEL: debug`],
     [/ *LOG_LEVEL: info\n/, ''],
     [/    stop_grace_period: 10s\n/, '    stop_grace_period: 10s\n    networks:\n      - hostnet\n'],
     [/  mass_api_key:\n    external: true\n/, `  mass_api_key:\n    external: true\n    name: ${secretName}\n`],
@@ -66,6 +69,15 @@ function derive(massUrl: string, secretName: string): string {
     text = text.replace(pattern, replacement);
   }
   return `${text}\nnetworks:\n  hostnet:\n    external: true\n    name: host\n`;
+}
+
+/** A port free on loopback now: the service shares the host's network, and its health check asks that port. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 function docker(...args: string[]): string {
@@ -86,7 +98,7 @@ describe('deploy/stack.yml: the autoscaler as a Swarm service', () => {
   before(async () => {
     engine = await requireDocker();
     assert.ok(readFileSync(ENTRY, 'utf8').length > 0, 'run npm run build first');
-    assembleImage();
+    if (process.env.STACK_TEST_IMAGE === undefined) assembleImage();
     mass = await startFakeMass({ dialect: '0.2', apiKey: API_KEY });
     mass.addSystem(sys);
     mass.setDemand(sys, { due: 1 });
@@ -115,7 +127,7 @@ describe('deploy/stack.yml: the autoscaler as a Swarm service', () => {
       },
     });
     const dir = mkdtempSync(join(tmpdir(), 'stack-'));
-    writeFileSync(join(dir, 'stack.yml'), derive(mass.baseUrl, secret));
+    writeFileSync(join(dir, 'stack.yml'), derive(mass.baseUrl, secret, await freePort()));
     docker('stack', 'deploy', '--resolve-image', 'never', '-c', join(dir, 'stack.yml'), stack);
     mass.setDemand(sys, { due: 3 });
     await waitFor(`${svc} scaled to 3 by the autoscaler service`, async () => (await desiredReplicas(engine, svc)) === 3, 90_000);
@@ -125,8 +137,11 @@ describe('deploy/stack.yml: the autoscaler as a Swarm service', () => {
     assert.equal(spec.Spec.Mode.Replicated?.Replicas, 1);
     assert.deepEqual(spec.Spec.TaskTemplate.Placement?.Constraints, ['node.role == manager']);
     assert.equal(spec.Spec.TaskTemplate.ContainerSpec.Secrets?.[0]?.SecretName, secret);
-    const logs = docker('service', 'logs', '--raw', `${stack}_autoscaler`);
-    assert.match(logs, new RegExp(`scale up: demand 3\\.0 > 1 replicas`));
+    // Service logs reach the Engine's log endpoint a little after the process writes them.
+    const logs = await waitFor('the scale-up line in the service logs', async () => {
+      const text = docker('service', 'logs', '--raw', `${stack}_autoscaler`);
+      return /scale up: demand 3\.0 > 1 replicas/.test(text) ? text : undefined;
+    });
     assert.ok(!logs.includes(API_KEY), 'the key is not in the service logs');
     assert.ok(mass.requests.length > 0 && mass.requests.every((r) => r.authOk), 'every request carried the key from the secret');
   });
