@@ -75,7 +75,8 @@ export class Reconciler {
   private readonly services = new Map<string, Tracked>();
   private nextDiscoveryAt = 0;
   private dockerFailures = 0;
-  private dockerErrorLogged: string | null = null;
+  /** the kind of the Docker failure in progress (logged once), null while listing works */
+  private dockerFailingKind: string | null = null;
   /** systems currently failing, by failure kind: one log line when a kind starts and when it ends */
   private readonly massFailing = new Map<MassErrorKind, Set<string>>();
   private lastMassOkAt: number | null = null;
@@ -114,7 +115,7 @@ export class Reconciler {
   /** When the next round has something to do. */
   wakeAt(): number {
     let at = this.nextDiscoveryAt;
-    if (this.dockerErrorLogged !== null) return at;
+    if (this.dockerFailingKind !== null) return at;
     for (const t of this.services.values()) if (this.evaluable(t)) at = Math.min(at, t.nextAt);
     return at;
   }
@@ -123,7 +124,7 @@ export class Reconciler {
     const started = this.clock.now();
     if (started >= this.nextDiscoveryAt) await this.discover(started, signal);
     // What we know of the services is stale while Docker cannot be listed: act on nothing.
-    if (this.dockerErrorLogged !== null) {
+    if (this.dockerFailingKind !== null) {
       this.events.round(this.clock.now() - started);
       return;
     }
@@ -146,16 +147,16 @@ export class Reconciler {
       const kind = errorKind(error);
       this.events.dockerError(kind);
       const message = errorMessage(error);
-      if (this.dockerErrorLogged !== kind) {
+      if (this.dockerFailingKind !== kind) {
         this.log.error({ kind, err: message }, `Docker: cannot list services (${message}); holding every service as it is and retrying`);
-        this.dockerErrorLogged = kind;
+        this.dockerFailingKind = kind;
       }
       this.nextDiscoveryAt = now + backoffDelay(this.dockerFailures, this.options.discoveryIntervalMs, this.options.retryMaxDelayMs, this.random());
       return;
     }
-    if (this.dockerErrorLogged !== null) {
+    if (this.dockerFailingKind !== null) {
       this.log.info(`Docker: reachable again after ${this.dockerFailures} failed attempt(s); resuming`);
-      this.dockerErrorLogged = null;
+      this.dockerFailingKind = null;
     }
     this.dockerFailures = 0;
     this.lastDockerOkAt = now;
@@ -385,7 +386,7 @@ export class Reconciler {
       lastDockerOkAt: this.lastDockerOkAt,
       massIdle,
       massError: this.massFailing.size > 0 ? this.lastMassError : null,
-      dockerError: this.dockerErrorLogged,
+      dockerError: this.dockerFailingKind,
     };
   }
 
