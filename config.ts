@@ -13,34 +13,92 @@ interface Option {
 }
 
 export const OPTIONS = {
-  API_KEY: { default: undefined, help: 'MASS API key (required unless API_KEY_FILE is set; never logged)', secret: true },
-  API_KEY_FILE: { default: undefined, help: 'file holding the MASS API key, e.g. a Docker secret at /run/secrets/mass_api_key' },
-  MASS_SERVER_ADDRESS: { default: 'http://localhost:8000/api/', help: 'base URL of the MASS API, with or without the trailing /' },
-  MASS_REQUEST_TIMEOUT: { default: '10', help: 'seconds to wait for one MASS API answer before the round has no reading' },
-  MASS_PAGE_CONCURRENCY: { default: '4', help: 'list pages fetched at once from an older MASS server (which has no filters)' },
-  MASS_DIALECT: { default: 'auto', help: 'MASS server dialect: auto (detected every round), 0.2, or legacy (the older Flask server)' },
+  API_KEY: {
+    default: undefined,
+    help: 'MASS API key (required unless API_KEY_FILE is set; never logged)',
+    secret: true,
+  },
+  API_KEY_FILE: {
+    default: undefined,
+    help: 'file holding the MASS API key, e.g. a Docker secret at /run/secrets/mass_api_key',
+  },
+  MASS_SERVER_ADDRESS: {
+    default: 'http://localhost:8000/api/',
+    help: 'base URL of the MASS API, with or without the trailing /',
+  },
+  MASS_REQUEST_TIMEOUT: {
+    default: '10',
+    help: 'seconds to wait for one MASS API answer before the round has no reading',
+  },
+  MASS_PAGE_CONCURRENCY: {
+    default: '4',
+    help: 'list pages fetched at once from an older MASS server (which has no filters)',
+  },
+  MASS_DIALECT: {
+    default: 'auto',
+    help: 'MASS server dialect: auto (detected every round), 0.2, or legacy (the older Flask server)',
+  },
   LOG_LEVEL: { default: 'info', help: 'pino log level: fatal, error, warn, info, debug, trace or silent' },
   DRY_RUN: { default: 'false', help: 'true: decide and log, never update a service' },
   METRICS_HOST: { default: '127.0.0.1', help: 'address where /metrics, /healthz and /status listen' },
-  METRICS_PORT: { default: '9464', help: 'port for /metrics, /healthz and /status; 0 = any free port (logged), off = no listener' },
-  DOCKER_HOST: { default: '', help: 'Docker Engine to talk to: unix:///path or tcp://host:port; empty = the local socket' },
+  METRICS_PORT: {
+    default: '9464',
+    help: 'port for /metrics, /healthz and /status; 0 = any free port (logged), off = no listener',
+  },
+  DOCKER_HOST: {
+    default: '',
+    help: 'Docker Engine to talk to: unix:///path or tcp://host:port; empty = the local socket',
+  },
   DOCKER_TLS_VERIFY: { default: '', help: 'non-empty (e.g. 1): use TLS with the certificates in DOCKER_CERT_PATH' },
   DOCKER_CERT_PATH: { default: '', help: 'folder holding ca.pem, cert.pem and key.pem for DOCKER_TLS_VERIFY' },
-  DISCOVERY_INTERVAL: { default: '2', help: 'seconds between looks at the list of services (new, changed, removed ones)' },
+  DISCOVERY_INTERVAL: {
+    default: '2',
+    help: 'seconds between looks at the list of services (new, changed, removed ones)',
+  },
   RETRY_MAX_DELAY: { default: '30', help: 'seconds: longest wait between retries while MASS or Docker is failing' },
   HEALTH_MAX_AGE: { default: '45', help: 'seconds after the last good MASS or Docker round that /healthz turns 503' },
   DEFAULT_MIN_INST: { default: '3', help: `default of ${LABEL_NAMES.minInst}: fewest replicas (may be 0)` },
   DEFAULT_MAX_INST: { default: '15', help: `default of ${LABEL_NAMES.maxInst}: most replicas` },
-  DEFAULT_START_DEMAND: { default: '3', help: `default of ${LABEL_NAMES.startDemand}: demand assumed before the first reading` },
-  DEFAULT_CALCULATION_TECHNIQUE: { default: 'exponential moving average', help: `default of ${LABEL_NAMES.technique}: moving average or exponential moving average` },
-  DEFAULT_M_A_SENSITIVITY: { default: '15', help: `default of ${LABEL_NAMES.window}: moving-average window, in readings` },
-  DEFAULT_E_M_A_WEIGHTING: { default: '0.3', help: `default of ${LABEL_NAMES.weight}: weight of the newest reading, 0 < w <= 1` },
-  DEFAULT_MIN_SCHEDULE_INTERVAL: { default: '10', help: `default of ${LABEL_NAMES.minScheduleInterval}: seconds to the next evaluation when demand is moving` },
-  DEFAULT_MAX_SCHEDULE_INTERVAL: { default: '30', help: `default of ${LABEL_NAMES.maxScheduleInterval}: seconds to the next evaluation when demand is steady` },
-  DEFAULT_DEMAND_DELTA_THRESHOLD: { default: '0.3', help: `default of ${LABEL_NAMES.demandDeltaThreshold}: relative change of smoothed demand that counts as moving` },
-  DEFAULT_REQUESTS_PER_INSTANCE: { default: '1', help: `default of ${LABEL_NAMES.requestsPerInstance}: analyses one replica is expected to carry` },
-  DEFAULT_SCALE_DOWN_DELAY: { default: '120', help: `default of ${LABEL_NAMES.scaleDownDelay}: seconds a lower target must hold before replicas are removed` },
-  DEFAULT_AUTOSCALE: { default: 'true', help: `default of ${LABEL_NAMES.autoscale}: false leaves services as they are` },
+  DEFAULT_START_DEMAND: {
+    default: '3',
+    help: `default of ${LABEL_NAMES.startDemand}: demand assumed before the first reading`,
+  },
+  DEFAULT_CALCULATION_TECHNIQUE: {
+    default: 'exponential moving average',
+    help: `default of ${LABEL_NAMES.technique}: moving average or exponential moving average`,
+  },
+  DEFAULT_M_A_SENSITIVITY: {
+    default: '15',
+    help: `default of ${LABEL_NAMES.window}: moving-average window, in readings`,
+  },
+  DEFAULT_E_M_A_WEIGHTING: {
+    default: '0.3',
+    help: `default of ${LABEL_NAMES.weight}: weight of the newest reading, 0 < w <= 1`,
+  },
+  DEFAULT_MIN_SCHEDULE_INTERVAL: {
+    default: '10',
+    help: `default of ${LABEL_NAMES.minScheduleInterval}: seconds to the next evaluation when demand is moving`,
+  },
+  DEFAULT_MAX_SCHEDULE_INTERVAL: {
+    default: '30',
+    help: `default of ${LABEL_NAMES.maxScheduleInterval}: seconds to the next evaluation when demand is steady`,
+  },
+  DEFAULT_DEMAND_DELTA_THRESHOLD: {
+    default: '0.3',
+    help: `default of ${LABEL_NAMES.demandDeltaThreshold}: relative change of smoothed demand that counts as moving`,
+  },
+  DEFAULT_REQUESTS_PER_INSTANCE: {
+    default: '1',
+    help: `default of ${LABEL_NAMES.requestsPerInstance}: analyses one replica is expected to carry`,
+  },
+  DEFAULT_SCALE_DOWN_DELAY: {
+    default: '120',
+    help: `default of ${LABEL_NAMES.scaleDownDelay}: seconds a lower target must hold before replicas are removed`,
+  },
+  DEFAULT_AUTOSCALE: {
+    default: 'true',
+    help: `default of ${LABEL_NAMES.autoscale}: false leaves services as they are`,
+  },
 } as const satisfies Record<string, Option>;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -99,7 +157,10 @@ const SCHEMAS = {
     .string()
     .trim()
     .pipe(z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }))
-    .refine((u) => !URL.canParse(u) || (!new URL(u).username && !new URL(u).password), 'must not carry a user name or password (give the key in API_KEY)')
+    .refine(
+      (u) => !URL.canParse(u) || (!new URL(u).username && !new URL(u).password),
+      'must not carry a user name or password (give the key in API_KEY)',
+    )
     .transform((u) => (u.endsWith('/') ? u : `${u}/`)),
   MASS_REQUEST_TIMEOUT: seconds(0.1, 600),
   MASS_PAGE_CONCURRENCY: z
@@ -137,14 +198,19 @@ type Env = Record<string, string | undefined>;
  * Builds the configuration from `env` (usually process.env after dotenv). Every problem is
  * collected and returned together, each naming its variable.
  */
-export function loadConfig(env: Env, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): ConfigResult {
+export function loadConfig(
+  env: Env,
+  readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
+): ConfigResult {
   const problems: string[] = [];
   const raw = (name: OptionName): string => env[name] ?? OPTIONS[name].default ?? '';
   function parse<T>(name: keyof typeof SCHEMAS, schema: z.ZodType<T, string>): T | undefined {
     const value = raw(name);
     const result = schema.safeParse(value);
     if (result.success) return result.data;
-    problems.push(`${name}=${JSON.stringify(value)} ${result.error.issues[0]?.message ?? 'is not valid'} (${OPTIONS[name].help})`);
+    problems.push(
+      `${name}=${JSON.stringify(value)} ${result.error.issues[0]?.message ?? 'is not valid'} (${OPTIONS[name].help})`,
+    );
     return undefined;
   }
 
@@ -202,10 +268,14 @@ export function parseDefaults(env: Env, problems: string[]): PolicyDefaults | un
     const value = env[name] ?? OPTIONS[name].default;
     const result = LABEL_VALUE_SCHEMAS[key].safeParse(value);
     if (result.success) defaults[key] = result.data;
-    else problems.push(`${name}=${JSON.stringify(value)} ${result.error.issues[0]?.message ?? 'is not valid'} (${OPTIONS[name].help})`);
+    else
+      problems.push(
+        `${name}=${JSON.stringify(value)} ${result.error.issues[0]?.message ?? 'is not valid'} (${OPTIONS[name].help})`,
+      );
   }
   if (problems.length > before) return undefined;
-  for (const p of crossChecks(defaults as unknown as PolicyDefaults)) problems.push(`DEFAULT_* options: ${p.problem} (${p.value})`);
+  for (const p of crossChecks(defaults as unknown as PolicyDefaults))
+    problems.push(`DEFAULT_* options: ${p.problem} (${p.value})`);
   return problems.length > before ? undefined : (defaults as unknown as PolicyDefaults);
 }
 

@@ -162,7 +162,7 @@ export async function runDockerBench(opts: DockerBenchOptions): Promise<DockerBe
   process.once('SIGTERM', onSignal);
 
   let measured: { setupMs: number; first: DockerRound; steady: DockerRound; foreign: number } | undefined;
-  let cleanupMs = 0;
+  let cleanupMs: number;
   let cleanupError: string | undefined;
   try {
     opts.log(`  creating ${opts.services} services ${prefix}-* at 0 replicas, ${opts.concurrency} at a time ...`);
@@ -198,7 +198,12 @@ export async function runDockerBench(opts: DockerBenchOptions): Promise<DockerBe
       swarm.updated = 0;
       const t = performance.now();
       await reconciler.round();
-      return { wallMs: performance.now() - t, calls: { ...calls }, scaleCalls: swarm.scaleCalls, updated: swarm.updated };
+      return {
+        wallMs: performance.now() - t,
+        calls: { ...calls },
+        scaleCalls: swarm.scaleCalls,
+        updated: swarm.updated,
+      };
     };
     opts.log(`  round 1: ${opts.needing} of ${opts.services} services need 1 replica ...`);
     const first = await measureRound();
@@ -207,7 +212,8 @@ export async function runDockerBench(opts: DockerBenchOptions): Promise<DockerBe
     opts.log('  round 2: same demand ...');
     const steady = await measureRound();
     const tracked = reconciler.trackedCount();
-    if (tracked !== opts.services) throw new Error(`the reconciler tracks ${tracked} services, expected ${opts.services}`);
+    if (tracked !== opts.services)
+      throw new Error(`the reconciler tracks ${tracked} services, expected ${opts.services}`);
     measured = { setupMs, first, steady, foreign: swarm.foreign };
   } finally {
     opts.log(`  removing the ${prefix}-* services ...`);

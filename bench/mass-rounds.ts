@@ -90,7 +90,12 @@ function matches(readings: ChildOutput['readings'], expected: Map<string, Expect
   for (const [system, want] of expected) {
     const got = readings[system];
     if (!got) return false;
-    if (got.due !== want.due || got.notDue !== want.notDue || got.scheduledOnline !== want.scheduledOnline || got.stuckOffline !== want.stuckOffline) {
+    if (
+      got.due !== want.due ||
+      got.notDue !== want.notDue ||
+      got.scheduledOnline !== want.scheduledOnline ||
+      got.stuckOffline !== want.stuckOffline
+    ) {
       return false;
     }
   }
@@ -156,7 +161,13 @@ export async function runMassBench(opts: MassBenchOptions): Promise<MassBench> {
     populate(warmup, 1_000);
     try {
       for (const backlog of opts.backlogs) {
-        const mass = await startFakeMass({ dialect, apiKey: API_KEY, latencyMs: opts.latencyMs, perPage: PER_PAGE, now: () => now });
+        const mass = await startFakeMass({
+          dialect,
+          apiKey: API_KEY,
+          latencyMs: opts.latencyMs,
+          perPage: PER_PAGE,
+          now: () => now,
+        });
         try {
           const expected = populate(mass, backlog);
           const base = {

@@ -41,7 +41,9 @@ export class NaiveReader {
 
   async readDemand(systems: readonly string[], now: Date): Promise<Map<string, NaiveDemand>> {
     const at = now.getTime();
-    const out = new Map<string, NaiveDemand>(systems.map((s) => [s, { due: 0, notDue: 0, scheduledOnline: 0, stuckOffline: 0 }]));
+    const out = new Map<string, NaiveDemand>(
+      systems.map((s) => [s, { due: 0, notDue: 0, scheduledOnline: 0, stuckOffline: 0 }]),
+    );
     await this.eachPage('analysis_request/', (items) => {
       for (const r of items) {
         const d = out.get(systemOf(r['analysis_system']));
@@ -58,7 +60,8 @@ export class NaiveReader {
         const d = out.get(system);
         if (!d) continue;
         const lastSeen = typeof i['last_seen'] === 'string' ? Date.parse(i['last_seen']) : null;
-        const online = typeof i['is_online'] === 'boolean' ? i['is_online'] : lastSeen !== null && at - lastSeen < ONLINE_WINDOW_MS;
+        const online =
+          typeof i['is_online'] === 'boolean' ? i['is_online'] : lastSeen !== null && at - lastSeen < ONLINE_WINDOW_MS;
         const count = i['scheduled_analyses_count'];
         if (typeof count === 'number') {
           if (online) d.scheduledOnline += count;

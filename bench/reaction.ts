@@ -55,7 +55,12 @@ export async function runReactionBench(opts: {
   log: (line: string) => void;
 }): Promise<ReactionResult> {
   const mass = await startFakeMass({ dialect: '0.2', apiKey: API_KEY, latencyMs: opts.latencyMs });
-  const client = new MassClient({ baseUrl: mass.baseUrl, apiKey: API_KEY, timeoutMs: 10_000, pageConcurrency: opts.pageConcurrency });
+  const client = new MassClient({
+    baseUrl: mass.baseUrl,
+    apiKey: API_KEY,
+    timeoutMs: 10_000,
+    pageConcurrency: opts.pageConcurrency,
+  });
   const steps = [0, 5, 40];
   mass.setDemand(SYSTEM, { due: steps[0]! });
 
@@ -76,14 +81,18 @@ export async function runReactionBench(opts: {
   };
 
   const fake = new FakeSwarm();
-  fake.add('reaction-svc', {
-    [SYSTEM_LABEL]: SYSTEM,
-    'com.mass.min_inst': '0',
-    'com.mass.max_inst': '100',
-    'com.mass.start_demand': '0',
-    'com.mass.min_schedule_interval': String(opts.minScheduleIntervalS),
-    'com.mass.max_schedule_interval': String(opts.maxScheduleIntervalS),
-  }, 0);
+  fake.add(
+    'reaction-svc',
+    {
+      [SYSTEM_LABEL]: SYSTEM,
+      'com.mass.min_inst': '0',
+      'com.mass.max_inst': '100',
+      'com.mass.start_demand': '0',
+      'com.mass.min_schedule_interval': String(opts.minScheduleIntervalS),
+      'com.mass.max_schedule_interval': String(opts.maxScheduleIntervalS),
+    },
+    0,
+  );
   const scales: { at: number; replicas: number }[] = [];
   let scaled: () => void = () => {};
   const swarm: SwarmTarget = {
@@ -119,16 +128,25 @@ export async function runReactionBench(opts: {
     autoscale: true,
   };
   const discoveryIntervalS = 2;
-  const reconciler = new Reconciler(demand, swarm, systemClock, pino({ level: 'silent' }), {
-    dryRun: false,
-    defaults,
-    discoveryIntervalMs: discoveryIntervalS * 1000,
-    retryMaxDelayMs: 30_000,
-  }, events);
+  const reconciler = new Reconciler(
+    demand,
+    swarm,
+    systemClock,
+    pino({ level: 'silent' }),
+    {
+      dryRun: false,
+      defaults,
+      discoveryIntervalMs: discoveryIntervalS * 1000,
+      retryMaxDelayMs: 30_000,
+    },
+    events,
+  );
 
   const stop = new AbortController();
   const deadline = (opts.maxScheduleIntervalS + opts.minScheduleIntervalS) * 1000 + 30_000;
-  opts.log(`  running the loop until two scale calls (about ${opts.maxScheduleIntervalS + opts.minScheduleIntervalS} s) ...`);
+  opts.log(
+    `  running the loop until two scale calls (about ${opts.maxScheduleIntervalS + opts.minScheduleIntervalS} s) ...`,
+  );
   const running = reconciler.run(stop.signal);
   try {
     await new Promise<void>((resolve, reject) => {

@@ -64,7 +64,12 @@ function makeReader(input: ChildInput & { reader: 'client' | 'naive' }, baseUrl:
       for (const [name, reading] of readings) {
         if (!reading.ok) throw new Error(`${name}: ${reading.error.kind}: ${reading.error.message}`);
         const d = reading.demand;
-        out.set(name, { due: d.due, notDue: d.notDue ?? 0, scheduledOnline: d.scheduledOnline, stuckOffline: d.stuckOffline });
+        out.set(name, {
+          due: d.due,
+          notDue: d.notDue ?? 0,
+          scheduledOnline: d.scheduledOnline,
+          stuckOffline: d.stuckOffline,
+        });
       }
       return out;
     },
@@ -93,7 +98,16 @@ async function probe(input: ChildInput, count: number): Promise<number[]> {
 async function main(): Promise<void> {
   const input = JSON.parse(process.argv[2] ?? '') as ChildInput;
   if (input.reader === 'probe') {
-    const out: ChildOutput = { requests: [], wallMs: [], rssBefore: 0, maxRss: 0, heapBefore: 0, heapAfter: 0, cpuMs: 0, readings: {} };
+    const out: ChildOutput = {
+      requests: [],
+      wallMs: [],
+      rssBefore: 0,
+      maxRss: 0,
+      heapBefore: 0,
+      heapAfter: 0,
+      cpuMs: 0,
+      readings: {},
+    };
     try {
       out.wallMs = await probe(input, input.maxRounds);
       out.requests = out.wallMs.map(() => 1);
@@ -104,7 +118,16 @@ async function main(): Promise<void> {
     return;
   }
   const now = new Date(input.now);
-  const out: ChildOutput = { requests: [], wallMs: [], rssBefore: 0, maxRss: 0, heapBefore: 0, heapAfter: 0, cpuMs: 0, readings: {} };
+  const out: ChildOutput = {
+    requests: [],
+    wallMs: [],
+    rssBefore: 0,
+    maxRss: 0,
+    heapBefore: 0,
+    heapAfter: 0,
+    cpuMs: 0,
+    readings: {},
+  };
   try {
     const kind = { ...input, reader: input.reader as 'client' | 'naive' };
     await makeReader(kind, input.warmupUrl).read(input.systems, now);

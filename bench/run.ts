@@ -69,7 +69,8 @@ const ratio = (n: number) => `${n.toFixed(2)}×`;
 /** A plain-text and a Markdown rendering; the first `left` columns are text, the rest numbers. */
 function table(head: string[], rows: string[][], left = 2): { text: string; markdown: string } {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < left ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i < left ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const text = [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
   const md = (cells: string[]) => `| ${cells.join(' | ')} |`;
   const markdown = [md(head), md(head.map((_, i) => (i < left ? '---' : '---:'))), ...rows.map(md)].join('\n');
@@ -97,7 +98,9 @@ function note(text: string): void {
 function machine(): Record<string, string> {
   let model = cpus()[0]?.model ?? 'unknown';
   try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
+    const line = readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('model name'));
     if (line) model = line.split(':').slice(1).join(':').trim();
   } catch {
     // not Linux: os.cpus() it is
@@ -134,7 +137,18 @@ function sideBySide(results: CaseResult[]): { text: string; markdown: string } {
     ];
   });
   return table(
-    ['server', 'due backlog', 'MassClient req', 'naive req', 'naive/MC', 'MassClient time', 'naive time', 'naive/MC', 'MassClient RSS +', 'naive RSS +'],
+    [
+      'server',
+      'due backlog',
+      'MassClient req',
+      'naive req',
+      'naive/MC',
+      'MassClient time',
+      'naive time',
+      'naive/MC',
+      'MassClient RSS +',
+      'naive RSS +',
+    ],
     rows,
   );
 }
@@ -165,7 +179,21 @@ function legacyTable(results: CaseResult[], args: Args, floor: number): { text: 
       ];
     });
   return table(
-    ['server', 'due backlog', 'pages', 'max in flight', 'round', `ceil(pages/${c}) × ${args.latencyMs} ms`, 'ratio', `ceil(pages/${c}) × ${floor.toFixed(2)} ms`, 'ratio', 'client CPU', 'peak RSS', 'RSS +', 'heap kept'],
+    [
+      'server',
+      'due backlog',
+      'pages',
+      'max in flight',
+      'round',
+      `ceil(pages/${c}) × ${args.latencyMs} ms`,
+      'ratio',
+      `ceil(pages/${c}) × ${floor.toFixed(2)} ms`,
+      'ratio',
+      'client CPU',
+      'peak RSS',
+      'RSS +',
+      'heap kept',
+    ],
     rows,
   );
 }
@@ -176,16 +204,25 @@ function massChecks(results: CaseResult[], args: Args, floor: number): void {
       .filter((k) => !r[k].readingsMatch)
       .map((k) => `${r.dialect}/${int(r.backlog)}/${k}${r[k].error ? `: ${r[k].error}` : ''}`),
   );
-  check(bad.length === 0, `readings: MassClient and the naive reader read exactly the demand the stand-in was given, in every case${bad.length ? ` (wrong: ${bad.join('; ')})` : ''}`);
+  check(
+    bad.length === 0,
+    `readings: MassClient and the naive reader read exactly the demand the stand-in was given, in every case${bad.length ? ` (wrong: ${bad.join('; ')})` : ''}`,
+  );
   const miscounted = results.filter((r) => r.client.requests.reduce((a, b) => a + b, 0) !== r.client.serverRequests);
-  check(miscounted.length === 0, `request counts: MassClient stats.requests equals the requests the stand-in logged, in every case${miscounted.length ? ` (differs: ${miscounted.map((r) => `${r.dialect}/${r.backlog}`).join(', ')})` : ''}`);
+  check(
+    miscounted.length === 0,
+    `request counts: MassClient stats.requests equals the requests the stand-in logged, in every case${miscounted.length ? ` (differs: ${miscounted.map((r) => `${r.dialect}/${r.backlog}`).join(', ')})` : ''}`,
+  );
 
   const modern = results.filter((r) => r.dialect === '0.2');
   if (modern.length > 0) {
     const systems = SYSTEMS.length;
     for (const r of modern) {
       const systemPages = Math.max(1, Math.ceil(r.sizes.systems / r.perPage));
-      const extraInstancePages = SYSTEMS.reduce((n, s) => n + Math.max(0, Math.ceil((r.sizes.instancesPerSystem.get(s) ?? 0) / r.perPage) - 1), 0);
+      const extraInstancePages = SYSTEMS.reduce(
+        (n, s) => n + Math.max(0, Math.ceil((r.sizes.instancesPerSystem.get(s) ?? 0) / r.perPage) - 1),
+        0,
+      );
       const limit = systemPages + 3 * systems + extraInstancePages;
       const worst = Math.max(...r.client.requests);
       check(
@@ -194,10 +231,14 @@ function massChecks(results: CaseResult[], args: Args, floor: number): void {
       );
     }
     const counts = [...new Set(modern.flatMap((r) => r.client.requests))];
-    check(counts.length === 1, `0.2: requests per round the same at every backlog (${modern.map((r) => `${int(r.backlog)}: ${[...new Set(r.client.requests)].join('/')}`).join(', ')})`);
+    check(
+      counts.length === 1,
+      `0.2: requests per round the same at every backlog (${modern.map((r) => `${int(r.backlog)}: ${[...new Set(r.client.requests)].join('/')}`).join(', ')})`,
+    );
     const walls = modern.map((r) => median(r.client.wallMs));
     const spread = Math.max(...walls) / Math.min(...walls);
-    const naiveGrowth = Math.max(...modern.map((r) => median(r.naive.wallMs))) / Math.min(...modern.map((r) => median(r.naive.wallMs)));
+    const naiveGrowth =
+      Math.max(...modern.map((r) => median(r.naive.wallMs))) / Math.min(...modern.map((r) => median(r.naive.wallMs)));
     check(
       spread <= 1.5,
       `0.2: round time flat across backlogs: ${modern.map((r, i) => `${int(r.backlog)}: ${ms(walls[i]!)}`).join(', ')} (slowest/fastest ${spread.toFixed(2)} <= 1.5; naive reader: ${naiveGrowth.toFixed(0)}×)`,
@@ -208,13 +249,17 @@ function massChecks(results: CaseResult[], args: Args, floor: number): void {
   if (legacy.length > 0) {
     const c = args.concurrency;
     for (const r of legacy) {
-      check(r.client.maxInFlight <= c, `older server, backlog ${int(r.backlog)}: at most ${r.client.maxInFlight} requests in flight <= pageConcurrency ${c}`);
+      check(
+        r.client.maxInFlight <= c,
+        `older server, backlog ${int(r.backlog)}: at most ${r.client.maxInFlight} requests in flight <= pageConcurrency ${c}`,
+      );
     }
     const largest = legacy.reduce((a, b) => (b.backlog > a.backlog ? b : a));
     const pages = median(largest.client.requests);
     const slots = Math.ceil(pages / c);
     const wall = median(largest.client.wallMs);
-    if (args.latencyMs <= 0) note('older server: no latency configured, so there is no ceil(pages / c) × latency bound to compare with');
+    if (args.latencyMs <= 0)
+      note('older server: no latency configured, so there is no ceil(pages / c) × latency bound to compare with');
     else {
       const bound = slots * args.latencyMs;
       check(
@@ -254,7 +299,10 @@ function dockerChecks(result: DockerBenchResult): void {
     return;
   }
   const { first, steady } = result;
-  check(first.calls.list === 1, `Docker, ${result.services} services: discovery is ${first.calls.list} list call(s) = 1 (steady round: ${steady.calls.list})`);
+  check(
+    first.calls.list === 1,
+    `Docker, ${result.services} services: discovery is ${first.calls.list} list call(s) = 1 (steady round: ${steady.calls.list})`,
+  );
   check(
     first.calls.update === result.needing && first.updated === result.needing,
     `Docker, ${result.needing} of ${result.services} services need 1 replica: ${first.calls.update} update calls = ${result.needing} (${first.calls.inspect} inspects, ${first.scaleCalls} scale calls)`,
@@ -299,11 +347,19 @@ function dockerMarkdown(result: DockerBenchResult | null): string {
       `One \`Reconciler.round()\` with the real \`DockerSwarm\` adapter; Engine API calls counted on the dockerode instance; demand from the in-memory source, so only Docker is timed.`,
     '',
     `Setup: ${result.services} services created in ${ms(result.setupMs)} (${result.createConcurrency} at a time); removed in ${ms(result.cleanupMs)}.` +
-      (result.foreign > 0 ? ` ${result.foreign} labelled service(s) of other users were on the Engine; they were listed (one call either way) and left alone.` : ''),
+      (result.foreign > 0
+        ? ` ${result.foreign} labelled service(s) of other users were on the Engine; they were listed (one call either way) and left alone.`
+        : ''),
     '',
     table(
       ['round', 'list calls', 'inspect calls', 'update calls', 'round time'],
-      rows.map(([name, r]) => [name, String(r.calls.list), String(r.calls.inspect), String(r.calls.update), ms(r.wallMs)]),
+      rows.map(([name, r]) => [
+        name,
+        String(r.calls.list),
+        String(r.calls.inspect),
+        String(r.calls.update),
+        ms(r.wallMs),
+      ]),
       1,
     ).markdown,
   ].join('\n');
@@ -325,10 +381,21 @@ function reactionMarkdown(result: ReactionResult | null): string {
       `\`min_schedule_interval\` ${result.minScheduleIntervalS} s, \`max_schedule_interval\` ${result.maxScheduleIntervalS} s, discovery every ${result.discoveryIntervalS} s. ` +
       'Demand is changed on the stand-in right after a reading was taken — the worst moment, the change just missed an evaluation — and the time to the `scale()` call is measured.',
     '',
-    table(['state when demand changed', 'due requests', 'interval that applies', 'wait for the evaluation', 'round until scale()', 'reaction', 'bound: interval + one round'], rows).markdown,
+    table(
+      [
+        'state when demand changed',
+        'due requests',
+        'interval that applies',
+        'wait for the evaluation',
+        'round until scale()',
+        'reaction',
+        'bound: interval + one round',
+      ],
+      rows,
+    ).markdown,
     '',
     `"one round" is the longest round the loop ran during this measurement (${ms(result.longestRoundMs)}, its first round, which also discovers the service). ` +
-      'The wait is the interval itself plus the timer\'s wake-up; the reading of MASS happens inside the round.',
+      "The wait is the interval itself plus the timer's wake-up; the reading of MASS happens inside the round.",
     '',
     'What "reaction" means: the loop does not watch MASS continuously; each service is read when its next evaluation is due. ' +
       'After a reading whose smoothed demand moved by more than `demand_delta_threshold`, the next one is `min_schedule_interval` away; ' +
@@ -344,7 +411,10 @@ function readingNotes(results: CaseResult[]): string {
   const kept = (k: 'client' | 'naive') => mb(Math.max(0, ...results.map((r) => r[k].heapKept)));
   const modern = results.filter((r) => r.dialect === '0.2');
   const low = modern.find((r) => r.backlog === 0);
-  const high = modern.reduce<CaseResult | undefined>((a, b) => (a === undefined || b.backlog > a.backlog ? b : a), undefined);
+  const high = modern.reduce<CaseResult | undefined>(
+    (a, b) => (a === undefined || b.backlog > a.backlog ? b : a),
+    undefined,
+  );
   const parts: string[] = [];
   if (low && high && high.backlog > 0) {
     parts.push(
@@ -358,12 +428,20 @@ function readingNotes(results: CaseResult[]): string {
   );
   parts.push(
     `Neither reader keeps items: after a full GC the heap held at most ${kept('client')} (MassClient) and ${kept('naive')} (naive) more than before the rounds; ` +
-      'the naive reader\'s larger RSS growth is garbage the GC had not yet handed back.',
+      "the naive reader's larger RSS growth is garbage the GC had not yet handed back.",
   );
   return parts.join(' ');
 }
 
-function writeReport(args: Args, results: CaseResult[], floor: number, docker: DockerBenchResult | null, reaction: ReactionResult | null, info: Record<string, string>, totalMs: number): void {
+function writeReport(
+  args: Args,
+  results: CaseResult[],
+  floor: number,
+  docker: DockerBenchResult | null,
+  reaction: ReactionResult | null,
+  info: Record<string, string>,
+  totalMs: number,
+): void {
   const argv = process.argv.slice(2);
   const command = `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`;
   const s = results[0]?.sizes;
@@ -381,14 +459,16 @@ function writeReport(args: Args, results: CaseResult[], floor: number, docker: D
     '',
     `The MASS stand-in (test/fakes/mass-server.ts, a real HTTP server on 127.0.0.1) answers every request after ${args.latencyMs} ms. ` +
       `It holds ${SYSTEMS.length} analysis systems; the due backlog is spread evenly over them. Every case also has ` +
-      (s ? `${int(s.requests - (results[0]?.backlog ?? 0))} not-yet-due requests, ${int(s.instances)} instances (3 online, 1 offline per system) and ${int(s.scheduled)} scheduled analyses on them. ` : '') +
+      (s
+        ? `${int(s.requests - (results[0]?.backlog ?? 0))} not-yet-due requests, ${int(s.instances)} instances (3 online, 1 offline per system) and ${int(s.scheduled)} scheduled analyses on them. `
+        : '') +
       `Both readers ask for all ${SYSTEMS.length} systems; pages hold 100 items.`,
     '',
     `- **MassClient**: the project's client (src/mass/client.ts), pageConcurrency ${args.concurrency}. On 0.2 it counts with filters and \`?count\`; on the older server it pages the full lists, up to ${args.concurrency} pages at once, counting each page and dropping it.`,
-    '- **naive**: the original Python autoscaler\'s way (bench/naive-reader.ts): GET analysis_request/ and follow `next` to the end, count per system on the client; the same for the instances. ' +
+    "- **naive**: the original Python autoscaler's way (bench/naive-reader.ts): GET analysis_request/ and follow `next` to the end, count per system on the client; the same for the instances. " +
       'On the older server: `?page=N` until 404, one page after another, for requests, instances and scheduled analyses. It streams too (counts a page, drops it) and skips schema validation, so it does less work per page than MassClient.',
     '',
-    'Each reader runs in a fresh child process (peak RSS is that process\'s `maxRSS`): one warm-up round against a small server, a GC, then the measured rounds ' +
+    "Each reader runs in a fresh child process (peak RSS is that process's `maxRSS`): one warm-up round against a small server, a GC, then the measured rounds " +
       '(up to 5 within 1.5 s; time is the median). "RSS +" is peak RSS minus RSS before the measured rounds.',
     '',
     sideBySide(results).markdown,
@@ -433,7 +513,11 @@ async function main(): Promise<void> {
   const started = performance.now();
   const info = machine();
   console.log(`mass-autoscaler bench: latency ${args.latencyMs} ms, pageConcurrency ${args.concurrency}`);
-  console.log(Object.entries(info).map(([k, v]) => `${k}: ${v}`).join(' | '));
+  console.log(
+    Object.entries(info)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(' | '),
+  );
 
   console.log('\n== MASS: one demand round, MassClient vs naive reader ==');
   const bench = await runMassBench({
@@ -446,7 +530,9 @@ async function main(): Promise<void> {
   const results = bench.cases;
   const floor = median(bench.floorMs);
   console.log(`\n${sideBySide(results).text}\n`);
-  console.log(`one request with a tiny answer, one at a time: ${floor.toFixed(2)} ms (median of ${bench.floorMs.length}; configured latency ${args.latencyMs} ms)\n`);
+  console.log(
+    `one request with a tiny answer, one at a time: ${floor.toFixed(2)} ms (median of ${bench.floorMs.length}; configured latency ${args.latencyMs} ms)\n`,
+  );
   console.log(`${legacyTable(results, args, floor).text}\n`);
   massChecks(results, args, floor);
 
@@ -456,7 +542,9 @@ async function main(): Promise<void> {
     try {
       docker = await runDockerBench({ services: 200, needing: 10, concurrency: 8, log: (line) => console.log(line) });
       if (!('skipped' in docker)) {
-        console.log(`  setup ${ms(docker.setupMs)}, cleanup ${ms(docker.cleanupMs)}; round 1 ${ms(docker.first.wallMs)}, round 2 ${ms(docker.steady.wallMs)}`);
+        console.log(
+          `  setup ${ms(docker.setupMs)}, cleanup ${ms(docker.cleanupMs)}; round 1 ${ms(docker.first.wallMs)}, round 2 ${ms(docker.steady.wallMs)}`,
+        );
       }
       dockerChecks(docker);
     } catch (err) {
@@ -484,7 +572,9 @@ async function main(): Promise<void> {
   const totalMs = performance.now() - started;
   writeReport(args, results, floor, docker, reaction, info, totalMs);
   const failed = checks.filter((c) => !c.ok).length;
-  console.log(`\n${checks.length - failed} of ${checks.length} checks passed; report written to ${args.out} (${(totalMs / 1000).toFixed(0)} s)`);
+  console.log(
+    `\n${checks.length - failed} of ${checks.length} checks passed; report written to ${args.out} (${(totalMs / 1000).toFixed(0)} s)`,
+  );
   process.exitCode = failed > 0 ? 1 : 0;
 }
 

@@ -39,7 +39,13 @@ export function populate(mass: FakeMass, backlog: number): Map<string, ExpectedD
 }
 
 /** Items in each list of the fake, for page arithmetic. */
-export function listSizes(mass: FakeMass): { systems: number; requests: number; instances: number; scheduled: number; instancesPerSystem: Map<string, number> } {
+export function listSizes(mass: FakeMass): {
+  systems: number;
+  requests: number;
+  instances: number;
+  scheduled: number;
+  instancesPerSystem: Map<string, number>;
+} {
   const instancesPerSystem = new Map<string, number>();
   for (const i of mass.instances) instancesPerSystem.set(i.system, (instancesPerSystem.get(i.system) ?? 0) + 1);
   return {

@@ -92,7 +92,14 @@ async function main(): Promise<void> {
   for (const [k, v] of Object.entries(labels)) console.log(`  ${k}=${v}`);
 
   const autoscaler = spawn(process.execPath, [join(root, 'dist', 'autoscaler.js')], {
-    env: { ...process.env, API_KEY: apiKey, MASS_SERVER_ADDRESS: mass.baseUrl, METRICS_PORT: '0', LOG_LEVEL: 'info', DRY_RUN: 'false' },
+    env: {
+      ...process.env,
+      API_KEY: apiKey,
+      MASS_SERVER_ADDRESS: mass.baseUrl,
+      METRICS_PORT: '0',
+      LOG_LEVEL: 'info',
+      DRY_RUN: 'false',
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let lastReason = '';
@@ -123,7 +130,10 @@ async function main(): Promise<void> {
     console.log(`\n${why}: stopping the autoscaler, removing ${SERVICE}, closing the MASS stand-in...`);
     autoscaler.kill('SIGTERM');
     await new Promise((resolve) => (autoscaler.exitCode !== null ? resolve(null) : autoscaler.once('exit', resolve)));
-    await docker.getService(SERVICE).remove().catch(() => undefined);
+    await docker
+      .getService(SERVICE)
+      .remove()
+      .catch(() => undefined);
     await mass.close();
     console.log('Everything the demo created is gone.');
     process.exit(0);
@@ -134,23 +144,39 @@ async function main(): Promise<void> {
     if (!stopping) void cleanup(`the autoscaler exited (${code})`);
   });
 
-  console.log('\nDemand is set on the MASS stand-in; the autoscaler reads it and scales the service. Ctrl-C ends the demo.\n');
+  console.log(
+    '\nDemand is set on the MASS stand-in; the autoscaler reads it and scales the service. Ctrl-C ends the demo.\n',
+  );
   console.log('  time  demand  replicas (desired/running)   last decision');
   const ticker = setInterval(() => {
     void (async () => {
       const t = elapsed();
       const demand = demandAt(t);
       mass.setDemand(SYSTEM, { due: demand });
-      const info = (await docker.getService(SERVICE).inspect().catch(() => null)) as { Spec?: { Mode?: { Replicated?: { Replicas?: number } } } } | null;
+      const info = (await docker
+        .getService(SERVICE)
+        .inspect()
+        .catch(() => null)) as { Spec?: { Mode?: { Replicated?: { Replicas?: number } } } } | null;
       const desired = info?.Spec?.Mode?.Replicated?.Replicas ?? 0;
-      const tasks = (await docker.listTasks({ filters: { service: [SERVICE], 'desired-state': ['running'] } }).catch(() => [])) as { Status?: { State?: string } }[];
+      const tasks = (await docker
+        .listTasks({ filters: { service: [SERVICE], 'desired-state': ['running'] } })
+        .catch(() => [])) as { Status?: { State?: string } }[];
       const running = tasks.filter((x) => x.Status?.State === 'running').length;
       const bar = '█'.repeat(running) + '░'.repeat(Math.max(0, desired - running));
-      console.log(`${t.toFixed(0).padStart(5)}s  ${String(demand).padStart(6)}  ${String(desired).padStart(3)}/${String(running).padEnd(3)} ${bar.padEnd(20)}  ${lastReason}`);
+      console.log(
+        `${t.toFixed(0).padStart(5)}s  ${String(demand).padStart(6)}  ${String(desired).padStart(3)}/${String(running).padEnd(3)} ${bar.padEnd(20)}  ${lastReason}`,
+      );
       if (duration !== null && t >= duration) await cleanup(`${duration} s are over`);
     })();
   }, 2000);
-  setTimeout(() => port && console.log(`(metrics: http://127.0.0.1:${port}/metrics — status: node dist/autoscaler.js status --url http://127.0.0.1:${port})`), 3000);
+  setTimeout(
+    () =>
+      port &&
+      console.log(
+        `(metrics: http://127.0.0.1:${port}/metrics — status: node dist/autoscaler.js status --url http://127.0.0.1:${port})`,
+      ),
+    3000,
+  );
 }
 
 main().catch((error: unknown) => {

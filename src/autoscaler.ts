@@ -38,7 +38,11 @@ async function main(argv: string[]): Promise<number> {
       return runStatus(args, (line) => console.log(line));
     }
     case 'simulate':
-      return runSimulate(rest, (line) => console.log(line), (line) => console.error(line));
+      return runSimulate(
+        rest,
+        (line) => console.log(line),
+        (line) => console.error(line),
+      );
     case 'help':
     case '--help':
     case '-h':
@@ -66,9 +70,14 @@ async function runDaemon(): Promise<number> {
   const config: Config = loaded.config;
   const log = createLogger(config.logLevel);
   const { apiKey: _secret, ...shown } = config;
-  log.info({ config: shown }, `mass-autoscaler starting${config.dryRun ? ' in DRY RUN mode: decisions are logged, never applied' : ''}`);
+  log.info(
+    { config: shown },
+    `mass-autoscaler starting${config.dryRun ? ' in DRY RUN mode: decisions are logged, never applied' : ''}`,
+  );
   if (new URL(config.massServerAddress).protocol === 'http:' && !isLoopback(config.massServerAddress)) {
-    log.warn(`MASS_SERVER_ADDRESS uses plain http:// to ${new URL(config.massServerAddress).host}: the API key travels unencrypted; prefer https:// (a private CA can be given with NODE_EXTRA_CA_CERTS)`);
+    log.warn(
+      `MASS_SERVER_ADDRESS uses plain http:// to ${new URL(config.massServerAddress).host}: the API key travels unencrypted; prefer https:// (a private CA can be given with NODE_EXTRA_CA_CERTS)`,
+    );
   }
 
   const mass = new MassClient({
@@ -81,12 +90,19 @@ async function runDaemon(): Promise<number> {
   const swarm = new DockerSwarm(createDocker(config.docker));
   let reconciler: Reconciler | null = null;
   const metrics = new Metrics(() => ({ reconciler, dryRun: config.dryRun }));
-  reconciler = new Reconciler(mass, swarm, systemClock, log, {
-    dryRun: config.dryRun,
-    defaults: config.defaults,
-    discoveryIntervalMs: config.discoveryIntervalMs,
-    retryMaxDelayMs: config.retryMaxDelayMs,
-  }, metrics);
+  reconciler = new Reconciler(
+    mass,
+    swarm,
+    systemClock,
+    log,
+    {
+      dryRun: config.dryRun,
+      defaults: config.defaults,
+      discoveryIntervalMs: config.discoveryIntervalMs,
+      retryMaxDelayMs: config.retryMaxDelayMs,
+    },
+    metrics,
+  );
   const r = reconciler;
   const health = () => healthVerdict(r.health(), systemClock.now(), config.healthMaxAgeMs);
 
@@ -96,11 +112,21 @@ async function runDaemon(): Promise<number> {
       http = await startHttp(config.metrics.host, config.metrics.port, {
         metrics,
         health,
-        status: () => ({ dryRun: config.dryRun, health: health(), services: r.snapshot(), generatedAt: new Date(systemClock.now()).toISOString() }),
+        status: () => ({
+          dryRun: config.dryRun,
+          health: health(),
+          services: r.snapshot(),
+          generatedAt: new Date(systemClock.now()).toISOString(),
+        }),
       });
-      log.info({ host: config.metrics.host, port: http.port }, `listening on http://${config.metrics.host}:${http.port} for /metrics, /healthz and /status`);
+      log.info(
+        { host: config.metrics.host, port: http.port },
+        `listening on http://${config.metrics.host}:${http.port} for /metrics, /healthz and /status`,
+      );
     } catch (error) {
-      log.fatal(`cannot listen on ${config.metrics.host}:${config.metrics.port} (METRICS_HOST/METRICS_PORT): ${(error as Error).message}`);
+      log.fatal(
+        `cannot listen on ${config.metrics.host}:${config.metrics.port} (METRICS_HOST/METRICS_PORT): ${(error as Error).message}`,
+      );
       return 2;
     }
   }
@@ -123,7 +149,10 @@ async function runDaemon(): Promise<number> {
   try {
     await r.run(stop.signal);
   } catch (error) {
-    log.fatal({ err: (error as Error).message }, `unexpected failure in the reconcile loop: ${(error as Error).message}`);
+    log.fatal(
+      { err: (error as Error).message },
+      `unexpected failure in the reconcile loop: ${(error as Error).message}`,
+    );
     http?.server.close();
     return 1;
   }

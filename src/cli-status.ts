@@ -35,14 +35,18 @@ export async function runStatus(args: StatusArgs, out: (line: string) => void): 
     doc = res.data;
   } catch (error) {
     const code = (error as { code?: string }).code ?? (error as Error).message;
-    out(`No mass-autoscaler daemon answered at ${args.url}/status (${code}). Is it running, and are METRICS_HOST/METRICS_PORT (or --url) right?`);
+    out(
+      `No mass-autoscaler daemon answered at ${args.url}/status (${code}). Is it running, and are METRICS_HOST/METRICS_PORT (or --url) right?`,
+    );
     return 1;
   }
   if (args.json) {
     out(JSON.stringify(doc, null, 2));
     return 0;
   }
-  out(`health: ${doc.health.ok ? 'ok' : `UNHEALTHY: ${doc.health.reasons.join('; ')}`}${doc.dryRun ? '   (DRY RUN: decisions are not applied)' : ''}`);
+  out(
+    `health: ${doc.health.ok ? 'ok' : `UNHEALTHY: ${doc.health.reasons.join('; ')}`}${doc.dryRun ? '   (DRY RUN: decisions are not applied)' : ''}`,
+  );
   if (doc.services.length === 0) {
     out('no service carries the com.mass.anal_system label');
     return 0;
@@ -62,7 +66,20 @@ export async function runStatus(args: StatusArgs, out: (line: string) => void): 
     s.lastAction ?? '-',
     s.problems.length > 0 ? s.problems.join('; ') : (s.lastReason ?? '-'),
   ]);
-  const header = ['SERVICE', 'SYSTEM', 'STATUS', 'REPLICAS', 'TARGET', 'DEMAND raw/smooth', 'DUE', 'NOT DUE', 'STUCK', 'NEXT', 'LAST ACTION', 'REASON'];
+  const header = [
+    'SERVICE',
+    'SYSTEM',
+    'STATUS',
+    'REPLICAS',
+    'TARGET',
+    'DEMAND raw/smooth',
+    'DUE',
+    'NOT DUE',
+    'STUCK',
+    'NEXT',
+    'LAST ACTION',
+    'REASON',
+  ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   out(line(header));

@@ -10,12 +10,17 @@ export function healthVerdict(h: HealthSnapshot, now: number, maxAgeMs: number):
   const reasons: string[] = [];
   if (h.lastDockerOkAt === null) reasons.push('no successful Docker round yet');
   else if (now - h.lastDockerOkAt > maxAgeMs) {
-    reasons.push(`no successful Docker round for ${Math.round((now - h.lastDockerOkAt) / 1000)}s${h.dockerError ? ` (${h.dockerError})` : ''}`);
+    reasons.push(
+      `no successful Docker round for ${Math.round((now - h.lastDockerOkAt) / 1000)}s${h.dockerError ? ` (${h.dockerError})` : ''}`,
+    );
   }
   if (!h.massIdle) {
-    if (h.lastMassOkAt === null) reasons.push(`no successful MASS reading yet${h.massError ? ` (${h.massError})` : ''}`);
+    if (h.lastMassOkAt === null)
+      reasons.push(`no successful MASS reading yet${h.massError ? ` (${h.massError})` : ''}`);
     else if (now - h.lastMassOkAt > maxAgeMs) {
-      reasons.push(`no successful MASS reading for ${Math.round((now - h.lastMassOkAt) / 1000)}s${h.massError ? ` (${h.massError})` : ''}`);
+      reasons.push(
+        `no successful MASS reading for ${Math.round((now - h.lastMassOkAt) / 1000)}s${h.massError ? ` (${h.massError})` : ''}`,
+      );
     }
   }
   return { ok: reasons.length === 0, reasons };

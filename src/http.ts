@@ -19,7 +19,11 @@ export interface HttpSources {
   status(): StatusDocument;
 }
 
-export async function startHttp(host: string, port: number, sources: HttpSources): Promise<{ server: Server; port: number }> {
+export async function startHttp(
+  host: string,
+  port: number,
+  sources: HttpSources,
+): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const send = (code: number, type: string, body: string) => {
@@ -36,7 +40,11 @@ export async function startHttp(host: string, port: number, sources: HttpSources
     }
     if (path === '/healthz') {
       const verdict = sources.health();
-      return send(verdict.ok ? 200 : 503, 'application/json', `${JSON.stringify({ status: verdict.ok ? 'ok' : 'unhealthy', reasons: verdict.reasons })}\n`);
+      return send(
+        verdict.ok ? 200 : 503,
+        'application/json',
+        `${JSON.stringify({ status: verdict.ok ? 'ok' : 'unhealthy', reasons: verdict.reasons })}\n`,
+      );
     }
     if (path === '/status') return send(200, 'application/json', `${JSON.stringify(sources.status())}\n`);
     send(404, 'text/plain', 'not found: try /metrics, /healthz or /status\n');

@@ -32,11 +32,7 @@ const numberText = z
 
 const whole = (min: number, max: number) =>
   numberText.pipe(
-    z
-      .number()
-      .int('must be a whole number')
-      .min(min, `must be at least ${min}`)
-      .max(max, `must be at most ${max}`),
+    z.number().int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`),
   );
 
 const decimal = (min: number, max: number, minExclusive = false) =>

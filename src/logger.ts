@@ -9,7 +9,16 @@ export function createLogger(level: string): Logger {
     name: 'mass-autoscaler',
     level,
     redact: {
-      paths: ['apiKey', '*.apiKey', 'headers.authorization', 'headers.Authorization', '*.headers.authorization', '*.headers.Authorization', 'config.headers', '*.config.headers'],
+      paths: [
+        'apiKey',
+        '*.apiKey',
+        'headers.authorization',
+        'headers.Authorization',
+        '*.headers.authorization',
+        '*.headers.Authorization',
+        'config.headers',
+        '*.config.headers',
+      ],
       censor: '[redacted]',
     },
   });

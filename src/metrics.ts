@@ -29,11 +29,19 @@ export class Metrics implements ReconcileEvents {
           }
         },
       });
-    perService('demand_raw', 'Demand read from MASS in the last round: due requests + analyses scheduled on online instances', (s) => s.rawDemand);
+    perService(
+      'demand_raw',
+      'Demand read from MASS in the last round: due requests + analyses scheduled on online instances',
+      (s) => s.rawDemand,
+    );
     perService('demand_smoothed', 'Smoothed demand the last decision used', (s) => s.smoothedDemand);
     perService('requests_due', 'Analysis requests due now (schedule_after <= now)', (s) => s.due);
     perService('requests_not_due', 'Analysis requests that become due later', (s) => s.notDue);
-    perService('analyses_stuck_offline', 'Analyses scheduled on offline instances (fixed by deleting them, not by replicas)', (s) => s.stuckOffline);
+    perService(
+      'analyses_stuck_offline',
+      'Analyses scheduled on offline instances (fixed by deleting them, not by replicas)',
+      (s) => s.stuckOffline,
+    );
     perService('replicas_target', 'Replica count the last decision asked for', (s) => s.target);
     perService('replicas_current', 'Desired replica count of the Swarm service as last seen', (s) => s.replicas);
     new Gauge({
@@ -43,7 +51,8 @@ export class Metrics implements ReconcileEvents {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const s of source().reconciler?.snapshot() ?? []) this.set({ service: s.name, system: s.system ?? '', status: s.status }, 1);
+        for (const s of source().reconciler?.snapshot() ?? [])
+          this.set({ service: s.name, system: s.system ?? '', status: s.status }, 1);
       },
     });
     new Gauge({

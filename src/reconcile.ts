@@ -148,10 +148,20 @@ export class Reconciler {
       this.events.dockerError(kind);
       const message = errorMessage(error);
       if (this.dockerFailingKind !== kind) {
-        this.log.error({ kind, err: message }, `Docker: cannot list services (${message}); holding every service as it is and retrying`);
+        this.log.error(
+          { kind, err: message },
+          `Docker: cannot list services (${message}); holding every service as it is and retrying`,
+        );
         this.dockerFailingKind = kind;
       }
-      this.nextDiscoveryAt = now + backoffDelay(this.dockerFailures, this.options.discoveryIntervalMs, this.options.retryMaxDelayMs, this.random());
+      this.nextDiscoveryAt =
+        now +
+        backoffDelay(
+          this.dockerFailures,
+          this.options.discoveryIntervalMs,
+          this.options.retryMaxDelayMs,
+          this.random(),
+        );
       return;
     }
     if (this.dockerFailingKind !== null) {
@@ -196,7 +206,11 @@ export class Reconciler {
 
   /** Brings one listed service into the table; reports label problems once per change. */
   private sync(service: ManagedService, now: number): void {
-    const labelsKey = JSON.stringify(Object.entries(service.labels).filter(([k]) => k.startsWith('com.mass.')).sort());
+    const labelsKey = JSON.stringify(
+      Object.entries(service.labels)
+        .filter(([k]) => k.startsWith('com.mass.'))
+        .sort(),
+    );
     let t = this.services.get(service.id);
     const isNew = t === undefined;
     if (t === undefined) {
@@ -247,11 +261,17 @@ export class Reconciler {
     if (!parsed.policy.autoscale) {
       log.info(`service ${t.name} is paused (com.mass.autoscale=false); it is left as it is`);
     } else if (isNew) {
-      log.info({ system: parsed.policy.system, policy: parsed.policy }, `managing service ${t.name} for analysis system ${parsed.policy.system}`);
+      log.info(
+        { system: parsed.policy.system, policy: parsed.policy },
+        `managing service ${t.name} for analysis system ${parsed.policy.system}`,
+      );
     } else if (previous === null || !previous.autoscale) {
       log.info({ system: parsed.policy.system, policy: parsed.policy }, `service ${t.name} is managed again`);
     } else {
-      log.info({ system: parsed.policy.system, policy: parsed.policy }, `labels of service ${t.name} changed; they apply from this evaluation`);
+      log.info(
+        { system: parsed.policy.system, policy: parsed.policy },
+        `labels of service ${t.name} changed; they apply from this evaluation`,
+      );
     }
   }
 
@@ -269,13 +289,21 @@ export class Reconciler {
       const policy = t.policy;
       const current = t.replicas;
       const log = this.log.child({ service: t.name, system: policy.system });
-      const reading = readings.get(policy.system) ?? { ok: false as const, error: { kind: 'bad-shape' as const, message: 'no reading returned' } };
+      const reading = readings.get(policy.system) ?? {
+        ok: false as const,
+        error: { kind: 'bad-shape' as const, message: 'no reading returned' },
+      };
 
       if (!reading.ok) {
         t.failures += 1;
         t.noReading = true;
         const state = t.state ?? initialState(policy, current, now);
-        const retry = backoffDelay(t.failures, policy.minScheduleInterval * 1000, Math.max(this.options.retryMaxDelayMs, 1000), this.random());
+        const retry = backoffDelay(
+          t.failures,
+          policy.minScheduleInterval * 1000,
+          Math.max(this.options.retryMaxDelayMs, 1000),
+          this.random(),
+        );
         const decision = holdWithoutReading(current, reading.error.kind, now, retry, state);
         t.decision = decision;
         t.decidedAt = now;
@@ -328,11 +356,18 @@ export class Reconciler {
         case 'updated':
           log.info({ ...inputs, from: outcome.from, attempts: outcome.attempts }, decision.reason);
           t.replicas = outcome.to;
-          t.lastAction = { action: `${decision.action} ${outcome.from} → ${outcome.to}`, reason: decision.reason, at: now };
+          t.lastAction = {
+            action: `${decision.action} ${outcome.from} → ${outcome.to}`,
+            reason: decision.reason,
+            at: now,
+          };
           this.events.scaled(t.name, outcome.to > outcome.from ? 'up' : 'down');
           break;
         case 'unchanged':
-          log.info({ ...inputs, replicas: outcome.replicas }, `${decision.reason} (already at ${outcome.replicas} replicas)`);
+          log.info(
+            { ...inputs, replicas: outcome.replicas },
+            `${decision.reason} (already at ${outcome.replicas} replicas)`,
+          );
           t.replicas = outcome.replicas;
           break;
         case 'gone':
@@ -348,12 +383,19 @@ export class Reconciler {
       const kind = errorKind(error);
       this.events.dockerError(kind);
       t.failures += 1;
-      t.nextAt = now + backoffDelay(t.failures, this.options.discoveryIntervalMs, this.options.retryMaxDelayMs, this.random());
-      log.error({ ...inputs, kind, err: errorMessage(error) }, `Docker: could not scale ${t.name} to ${decision.desired}: ${errorMessage(error)}; will retry`);
+      t.nextAt =
+        now + backoffDelay(t.failures, this.options.discoveryIntervalMs, this.options.retryMaxDelayMs, this.random());
+      log.error(
+        { ...inputs, kind, err: errorMessage(error) },
+        `Docker: could not scale ${t.name} to ${decision.desired}: ${errorMessage(error)}; will retry`,
+      );
     }
   }
 
-  private noteMassHealth(readings: Map<string, { ok: true } | { ok: false; error: { kind: MassErrorKind; message: string } }>, now: number): void {
+  private noteMassHealth(
+    readings: Map<string, { ok: true } | { ok: false; error: { kind: MassErrorKind; message: string } }>,
+    now: number,
+  ): void {
     let anyReached = false;
     for (const [system, reading] of readings) {
       if (reading.ok || reading.error.kind === 'unknown-system') anyReached = true;
@@ -369,7 +411,10 @@ export class Reconciler {
       const failing = this.massFailing.get(reading.error.kind);
       if (failing === undefined) {
         this.massFailing.set(reading.error.kind, new Set([system]));
-        const advice = reading.error.kind === 'unknown-system' ? 'its services are left as they are' : 'affected services keep their replicas; retrying with backoff';
+        const advice =
+          reading.error.kind === 'unknown-system'
+            ? 'its services are left as they are'
+            : 'affected services keep their replicas; retrying with backoff';
         this.log.error({ kind: reading.error.kind, system }, `MASS API: ${reading.error.message} (${advice})`);
       } else {
         failing.add(system);
@@ -394,7 +439,15 @@ export class Reconciler {
     return [...this.services.values()]
       .map((t): ServiceSnapshot => {
         const status: ServiceStatus =
-          t.policy === null ? 'invalid-labels' : t.replicas === null ? 'global-mode' : !t.policy.autoscale ? 'paused' : t.noReading ? 'no-reading' : 'managed';
+          t.policy === null
+            ? 'invalid-labels'
+            : t.replicas === null
+              ? 'global-mode'
+              : !t.policy.autoscale
+                ? 'paused'
+                : t.noReading
+                  ? 'no-reading'
+                  : 'managed';
         return {
           id: t.id,
           name: t.name,

@@ -36,9 +36,7 @@ export interface MassFailure {
   message: string;
 }
 
-export type SystemReading =
-  | { ok: true; demand: SystemDemand }
-  | { ok: false; error: MassFailure };
+export type SystemReading = { ok: true; demand: SystemDemand } | { ok: false; error: MassFailure };
 
 /** Reads the demand of the named systems in one round. Never throws: failures are per system. */
 export interface DemandSource {

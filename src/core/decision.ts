@@ -140,7 +140,13 @@ function wantedWithoutBounds(smoothed: number, policy: Policy): number {
 }
 
 /** A round without a reading: nothing changes, the service keeps its replicas. */
-export function holdWithoutReading(current: number, why: string, now: number, retryAfterMs: number, state: ServiceState): Decision {
+export function holdWithoutReading(
+  current: number,
+  why: string,
+  now: number,
+  retryAfterMs: number,
+  state: ServiceState,
+): Decision {
   return {
     action: 'hold',
     desired: current,

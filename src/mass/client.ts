@@ -128,9 +128,7 @@ function instanceKey(ref: string): string {
 /** Query strings are built here, so filters are never lost; a null value is a bare flag (`count`). */
 function query(pairs: [string, string | number | null][]): string {
   return pairs
-    .map(([key, value]) =>
-      value === null ? key : `${key}=${encodeURIComponent(String(value)).replace(/%3A/gi, ':')}`,
-    )
+    .map(([key, value]) => (value === null ? key : `${key}=${encodeURIComponent(String(value)).replace(/%3A/gi, ':')}`))
     .join('&');
 }
 
@@ -197,9 +195,6 @@ function parseWith<S extends z.ZodType>(schema: S, body: unknown, step: string, 
   return result.data;
 }
 
-const systemsEnvelope = pagedEnvelopeSchema(analysisSystemSchema);
-const instancesEnvelope = pagedEnvelopeSchema(analysisSystemInstanceSchema);
-
 export class MassClient implements DemandSource {
   /** total HTTP requests made by this client */
   readonly stats: { requests: number } = { requests: 0 };
@@ -243,15 +238,16 @@ export class MassClient implements DemandSource {
     try {
       const index = await this.listSystems(round);
       perSystem =
-        round.dialect === '0.2'
-          ? await this.read02(round, index, wanted)
-          : await this.readLegacy(round, index, wanted);
+        round.dialect === '0.2' ? await this.read02(round, index, wanted) : await this.readLegacy(round, index, wanted);
     } catch (err) {
       const failure = this.failureOf(err);
       perSystem = new Map(wanted.map((name) => [name, { ok: false, error: failure }]));
     }
     for (const name of wanted) {
-      readings.set(name, perSystem.get(name) ?? { ok: false, error: this.failureOf(new Error(`no reading for ${name}`)) });
+      readings.set(
+        name,
+        perSystem.get(name) ?? { ok: false, error: this.failureOf(new Error(`no reading for ${name}`)) },
+      );
     }
     return readings;
   }
@@ -286,7 +282,8 @@ export class MassClient implements DemandSource {
     const step = `GET ${path}`;
     const answer = await round.limiter.run(() => this.get(path));
     if (answer.status === 404 && allowNotFound) return NOT_FOUND;
-    if (answer.status < 200 || answer.status >= 300) throw statusFailure(step, this.withoutKey(answer), this.hintFor(round, path, answer));
+    if (answer.status < 200 || answer.status >= 300)
+      throw statusFailure(step, this.withoutKey(answer), this.hintFor(round, path, answer));
     try {
       return JSON.parse(answer.body) as unknown;
     } catch {
@@ -302,7 +299,11 @@ export class MassClient implements DemandSource {
   private withoutKey(answer: HttpAnswer): HttpAnswer {
     if (this.apiKey.length < 4) return answer;
     const clean = (text: string) => text.split(this.apiKey).join('[redacted]');
-    return { ...answer, body: clean(answer.body), location: answer.location === undefined ? undefined : clean(answer.location) };
+    return {
+      ...answer,
+      body: clean(answer.body),
+      location: answer.location === undefined ? undefined : clean(answer.location),
+    };
   }
 
   private hintFor(round: Round, path: string, answer: HttpAnswer): string | undefined {
@@ -319,7 +320,11 @@ export class MassClient implements DemandSource {
 
   /** analysis_system/ names → ids; its first answer also tells the dialect (no extra request). */
   private async listSystems(round: Round): Promise<SystemIndex> {
-    const pathFor = (page: number) => `analysis_system/?${query([['page', page], ['per_page', this.perPage]])}`;
+    const pathFor = (page: number) =>
+      `analysis_system/?${query([
+        ['page', page],
+        ['per_page', this.perPage],
+      ])}`;
     const first = await this.getJson(round, pathFor(1));
     const is02 = looksLike02Envelope(first);
     round.dialect = this.dialect === 'auto' ? (is02 ? '0.2' : 'legacy') : this.dialect;
@@ -370,8 +375,21 @@ export class MassClient implements DemandSource {
     const id = system.id;
     const nowIso = new Date(round.now).toISOString();
     const [due, total, tally] = await Promise.all([
-      this.count(round, `analysis_request/?${query([['analysis_system', id], ['schedule_after__lte', nowIso], ['count', null]])}`),
-      this.count(round, `analysis_request/?${query([['analysis_system', id], ['count', null]])}`),
+      this.count(
+        round,
+        `analysis_request/?${query([
+          ['analysis_system', id],
+          ['schedule_after__lte', nowIso],
+          ['count', null],
+        ])}`,
+      ),
+      this.count(
+        round,
+        `analysis_request/?${query([
+          ['analysis_system', id],
+          ['count', null],
+        ])}`,
+      ),
       this.instances02(round, index, name, id),
     ]);
     tally.due = due;
@@ -395,13 +413,20 @@ export class MassClient implements DemandSource {
   private async instances02(round: Round, index: SystemIndex, name: string, id: string): Promise<Tally> {
     const tally = emptyTally();
     const pathFor = (page: number) =>
-      `analysis_system_instance/?${query([['analysis_system', id], ['page', page], ['per_page', this.perPage]])}`;
+      `analysis_system_instance/?${query([
+        ['analysis_system', id],
+        ['page', page],
+        ['per_page', this.perPage],
+      ])}`;
     await this.pages02(round, pathFor, analysisSystemInstanceSchema, (items, page) => {
       items.forEach((instance, i) => {
         const step = `GET ${pathFor(page)}`;
         const owner = index.nameOf(instance.analysis_system);
         if (owner !== undefined && owner !== name) {
-          throw new MassError('bad-shape', `${step}: results.${i} belongs to ${owner}, not ${name}; the server ignored the analysis_system filter`);
+          throw new MassError(
+            'bad-shape',
+            `${step}: results.${i} belongs to ${owner}, not ${name}; the server ignored the analysis_system filter`,
+          );
         }
         if (instance.scheduled_analyses_count === undefined) {
           throw new MassError('bad-shape', `${step}: results.${i}.scheduled_analyses_count is missing`);
@@ -432,12 +457,18 @@ export class MassClient implements DemandSource {
       if (body === NOT_FOUND) throw pagingFailure(step, `page ${page} of ${pageCount} vanished while paging (404)`);
       const parsed = parseWith(envelope, body, step);
       if (parsed.page !== page) {
-        throw pagingFailure(step, `asked for page ${page}, got page ${parsed.page}: the server ignores page (paging loop)`);
+        throw pagingFailure(
+          step,
+          `asked for page ${page}, got page ${parsed.page}: the server ignores page (paging loop)`,
+        );
       }
       if (parsed.next != null) {
         const next = pageOfUrl(parsed.next);
         if (next !== page + 1) {
-          throw pagingFailure(step, `page ${page} links next to ${next === undefined ? 'no page number' : `page ${next}`}, not ${page + 1}: paging loop`);
+          throw pagingFailure(
+            step,
+            `page ${page} links next to ${next === undefined ? 'no page number' : `page ${next}`}, not ${page + 1}: paging loop`,
+          );
         }
       }
       if (page === 1) pageCount = parsed.page_count;
@@ -475,7 +506,11 @@ export class MassClient implements DemandSource {
   }
 
   private async requestsLegacy(round: Round, index: SystemIndex, tallies: Map<string, Tally>): Promise<void> {
-    const pathFor = (page: number) => `analysis_request/?${query([['page', page], ['per_page', this.perPage]])}`;
+    const pathFor = (page: number) =>
+      `analysis_request/?${query([
+        ['page', page],
+        ['per_page', this.perPage],
+      ])}`;
     await this.pagesLegacy(round, pathFor, analysisRequestSchema, (items) => {
       const counts = new Map<string, { due: number; notDue: number }>();
       for (const request of items) {
@@ -500,7 +535,11 @@ export class MassClient implements DemandSource {
   private async instancesLegacy(round: Round, index: SystemIndex, tallies: Map<string, Tally>): Promise<void> {
     // Instances without scheduled_analyses_count: counted from scheduled_analysis/ afterwards.
     const uncounted = new Map<string, { name: string; online: boolean; scheduled: number }>();
-    const pathFor = (page: number) => `analysis_system_instance/?${query([['page', page], ['per_page', this.perPage]])}`;
+    const pathFor = (page: number) =>
+      `analysis_system_instance/?${query([
+        ['page', page],
+        ['per_page', this.perPage],
+      ])}`;
     await this.pagesLegacy(round, pathFor, analysisSystemInstanceSchema, (items, page) => {
       const seen: { name: string; online: boolean; count?: number; key?: string }[] = [];
       items.forEach((instance, i) => {
@@ -523,13 +562,18 @@ export class MassClient implements DemandSource {
       return () => {
         for (const entry of seen) {
           if (entry.count !== undefined) addInstance(tallies.get(entry.name)!, entry.online, entry.count);
-          else if (entry.key !== undefined) uncounted.set(entry.key, { name: entry.name, online: entry.online, scheduled: 0 });
+          else if (entry.key !== undefined)
+            uncounted.set(entry.key, { name: entry.name, online: entry.online, scheduled: 0 });
         }
       };
     });
     if (uncounted.size === 0) return;
 
-    const scheduledPath = (page: number) => `scheduled_analysis/?${query([['page', page], ['per_page', this.perPage]])}`;
+    const scheduledPath = (page: number) =>
+      `scheduled_analysis/?${query([
+        ['page', page],
+        ['per_page', this.perPage],
+      ])}`;
     await this.pagesLegacy(round, scheduledPath, scheduledAnalysisSchema, (items) => {
       const perInstance = new Map<string, number>();
       for (const analysis of items) {
@@ -604,12 +648,18 @@ function checkLegacyPage(
   firstItemPage: Map<string, number>,
 ): void {
   if (typeof envelope['page'] === 'number' && envelope['page'] !== page) {
-    throw pagingFailure(step, `asked for page ${page}, got page ${envelope['page']}: the server ignores page (paging loop)`);
+    throw pagingFailure(
+      step,
+      `asked for page ${page}, got page ${envelope['page']}: the server ignores page (paging loop)`,
+    );
   }
   if (typeof envelope['next'] === 'string') {
     const next = pageOfUrl(envelope['next']);
     if (next !== page + 1) {
-      throw pagingFailure(step, `page ${page} links next to ${next === undefined ? 'no page number' : `page ${next}`}, not ${page + 1}: paging loop`);
+      throw pagingFailure(
+        step,
+        `page ${page} links next to ${next === undefined ? 'no page number' : `page ${next}`}, not ${page + 1}: paging loop`,
+      );
     }
   }
   const item = first as { id?: unknown; url?: unknown } | undefined;
@@ -617,7 +667,10 @@ function checkLegacyPage(
   if (key === undefined) return;
   const earlier = firstItemPage.get(key);
   if (earlier !== undefined && earlier !== page) {
-    throw pagingFailure(step, `page ${page} starts with the same item as page ${earlier}: the server ignores page (paging loop)`);
+    throw pagingFailure(
+      step,
+      `page ${page} starts with the same item as page ${earlier}: the server ignores page (paging loop)`,
+    );
   }
   firstItemPage.set(key, page);
 }

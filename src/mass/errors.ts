@@ -114,7 +114,10 @@ export function notJsonFailure(step: string, answer: HttpAnswer, parseError: unk
   const what = looksHtml
     ? 'an HTML page'
     : `malformed JSON (${parseError instanceof Error ? parseError.message : String(parseError)})`;
-  return new MassError('not-json', `${step}: ${answer.status} answered with ${what} [${type}, ${answer.body.length} bytes], not JSON`);
+  return new MassError(
+    'not-json',
+    `${step}: ${answer.status} answered with ${what} [${type}, ${answer.body.length} bytes], not JSON`,
+  );
 }
 
 /** JSON that does not match the documented shape; names the first offending fields. */

@@ -123,9 +123,23 @@ export function terminalChart(input: ChartInput, width = 100): string[] {
     lines.push('');
     lines.push(`${set.id}  ${set.name}`);
     lines.push(' replicas');
-    lines.push(...areaRows(bucketMax(set.steps, (s) => s.replicas, end, plotWidth), replicaMax, 6, labelWidth));
+    lines.push(
+      ...areaRows(
+        bucketMax(set.steps, (s) => s.replicas, end, plotWidth),
+        replicaMax,
+        6,
+        labelWidth,
+      ),
+    );
     lines.push(' demand (analyses due or assigned)');
-    lines.push(...areaRows(bucketMax(set.steps, (s) => s.demand, end, plotWidth), demandMax, 4, labelWidth));
+    lines.push(
+      ...areaRows(
+        bucketMax(set.steps, (s) => s.demand, end, plotWidth),
+        demandMax,
+        4,
+        labelWidth,
+      ),
+    );
     lines.push(`${'0'.padStart(labelWidth - 1)} └${'─'.repeat(plotWidth)}`);
   }
   lines.push(timeAxisLine(end, labelWidth + 1, plotWidth));
@@ -142,7 +156,12 @@ function areaRows(values: readonly number[], ymax: number, height: number, label
       const eighth = Math.round(level * 8);
       return EIGHTHS[eighth === 0 && r === 0 ? 1 : eighth]!;
     });
-    const label = r === height - 1 ? formatCount(ymax) : r === Math.floor(height / 2) - 1 ? formatCount(ymax * ((r + 1) / height)) : '';
+    const label =
+      r === height - 1
+        ? formatCount(ymax)
+        : r === Math.floor(height / 2) - 1
+          ? formatCount(ymax * ((r + 1) / height))
+          : '';
     rows.push(`${label.padStart(labelWidth - 1)} ┤${cells.join('')}`.trimEnd());
   }
   return rows;
@@ -199,9 +218,19 @@ export function svgChart(input: ChartInput): string {
   const panels: Panel[] = [];
   let top = 64;
   for (const [title, yTitle, height, ymax] of [
-    [`Arrivals (analysis requests per minute, in ${formatDuration(arrivalBucket)} bins)`, 'requests / min', 110, niceCeil(Math.max(...arrivalRates, 0))],
+    [
+      `Arrivals (analysis requests per minute, in ${formatDuration(arrivalBucket)} bins)`,
+      'requests / min',
+      110,
+      niceCeil(Math.max(...arrivalRates, 0)),
+    ],
     ['Demand the daemon reads (analyses due or assigned to an online replica)', 'analyses', 180, countMax],
-    ['Replicas (the count set on the Swarm service)', 'replicas', 180, niceCeil(Math.max(0, ...input.sets.flatMap((s) => s.steps.map((p) => p.replicas))))],
+    [
+      'Replicas (the count set on the Swarm service)',
+      'replicas',
+      180,
+      niceCeil(Math.max(0, ...input.sets.flatMap((s) => s.steps.map((p) => p.replicas)))),
+    ],
   ] as const) {
     panels.push({ top, height, title, yTitle, ymax });
     top += height + 62;
@@ -211,7 +240,9 @@ export function svgChart(input: ChartInput): string {
   const height = legendTop + input.sets.length * legendLine + (input.footnote ? 28 : 8);
 
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif" font-size="12">`,
+  );
   out.push(`<title>${escapeXml(input.title)}</title>`);
   out.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
   out.push(`<text x="${left}" y="30" font-size="17" font-weight="600" fill="#222">${escapeXml(input.title)}</text>`);
@@ -220,7 +251,9 @@ export function svgChart(input: ChartInput): string {
   const lastArrival = input.trace.length > 0 ? input.trace[input.trace.length - 1]!.t : 0;
   for (const [i, p] of panels.entries()) {
     const y = (v: number): number => p.top + p.height - (Math.min(v, p.ymax) / p.ymax) * p.height;
-    out.push(`<text x="${left}" y="${p.top - 8}" font-size="13" font-weight="600" fill="#222">${escapeXml(p.title)}</text>`);
+    out.push(
+      `<text x="${left}" y="${p.top - 8}" font-size="13" font-weight="600" fill="#222">${escapeXml(p.title)}</text>`,
+    );
     out.push(`<rect x="${left}" y="${p.top}" width="${plotW}" height="${p.height}" fill="#fafafa" stroke="#999"/>`);
     const yStep = tickStep(p.ymax);
     for (let k = 0; k * yStep <= p.ymax + 1e-9; k++) {
@@ -230,35 +263,56 @@ export function svgChart(input: ChartInput): string {
     }
     for (let t = 0; t <= end + 1e-9; t += tStep) {
       out.push(`<line x1="${n1(x(t))}" x2="${n1(x(t))}" y1="${p.top}" y2="${p.top + p.height}" stroke="#e3e3e3"/>`);
-      out.push(`<text x="${n1(x(t))}" y="${p.top + p.height + 15}" text-anchor="middle" fill="#444">${timeLabel(t, end)}</text>`);
+      out.push(
+        `<text x="${n1(x(t))}" y="${p.top + p.height + 15}" text-anchor="middle" fill="#444">${timeLabel(t, end)}</text>`,
+      );
     }
     const cy = p.top + p.height / 2;
-    out.push(`<text x="18" y="${n1(cy)}" transform="rotate(-90 18 ${n1(cy)})" text-anchor="middle" fill="#444">${escapeXml(p.yTitle)}</text>`);
+    out.push(
+      `<text x="18" y="${n1(cy)}" transform="rotate(-90 18 ${n1(cy)})" text-anchor="middle" fill="#444">${escapeXml(p.yTitle)}</text>`,
+    );
     if (end - lastArrival > end * 0.01) {
-      out.push(`<line x1="${n1(x(lastArrival))}" x2="${n1(x(lastArrival))}" y1="${p.top}" y2="${p.top + p.height}" stroke="#666" stroke-dasharray="4 4"/>`);
+      out.push(
+        `<line x1="${n1(x(lastArrival))}" x2="${n1(x(lastArrival))}" y1="${p.top}" y2="${p.top + p.height}" stroke="#666" stroke-dasharray="4 4"/>`,
+      );
       const nearRight = x(lastArrival) > left + plotW - 90;
-      if (i === 0) out.push(`<text x="${n1(x(lastArrival) + (nearRight ? -4 : 4))}" y="${p.top + 14}"${nearRight ? ' text-anchor="end"' : ''} fill="#555">end of trace</text>`);
+      if (i === 0)
+        out.push(
+          `<text x="${n1(x(lastArrival) + (nearRight ? -4 : 4))}" y="${p.top + 14}"${nearRight ? ' text-anchor="end"' : ''} fill="#555">end of trace</text>`,
+        );
     }
     if (i === 0) {
       const bw = (arrivalBucket / end) * plotW;
       const bars = arrivalRates
-        .map((rate, b) => (rate > 0 ? `M${n1(x(b * arrivalBucket))},${n1(y(0))}V${n1(y(rate))}h${n1(Math.max(bw - 0.6, 0.4))}V${n1(y(0))}z` : ''))
+        .map((rate, b) =>
+          rate > 0
+            ? `M${n1(x(b * arrivalBucket))},${n1(y(0))}V${n1(y(rate))}h${n1(Math.max(bw - 0.6, 0.4))}V${n1(y(0))}z`
+            : '',
+        )
         .join('');
       out.push(`<path d="${bars}" fill="#9a9a9a"/>`);
     } else {
       const buckets = Math.floor(plotW / 2);
       for (const [s, set] of input.sets.entries()) {
         const values = bucketMax(set.steps, i === 1 ? (st) => st.demand : (st) => st.replicas, end, buckets);
-        out.push(`<path d="${stepPath(values, left, plotW / buckets, y)}" fill="none" stroke="${color(s)}" stroke-width="${i === 1 ? 1.6 : 2.2}"${dash(s)} stroke-linejoin="round" opacity="0.9"/>`);
+        out.push(
+          `<path d="${stepPath(values, left, plotW / buckets, y)}" fill="none" stroke="${color(s)}" stroke-width="${i === 1 ? 1.6 : 2.2}"${dash(s)} stroke-linejoin="round" opacity="0.9"/>`,
+        );
       }
     }
   }
-  out.push(`<text x="${left + plotW / 2}" y="${panels[2]!.top + panels[2]!.height + 34}" text-anchor="middle" fill="#222">time since the start of the trace (${timeAxisUnit(end)})</text>`);
+  out.push(
+    `<text x="${left + plotW / 2}" y="${panels[2]!.top + panels[2]!.height + 34}" text-anchor="middle" fill="#222">time since the start of the trace (${timeAxisUnit(end)})</text>`,
+  );
 
   for (const [s, set] of input.sets.entries()) {
     const ly = legendTop + s * legendLine + 14;
-    out.push(`<line x1="${left}" x2="${left + 36}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color(s)}" stroke-width="3"${dash(s)}/>`);
-    out.push(`<text x="${left + 46}" y="${ly}" font-size="13" fill="#222"><tspan font-weight="600">${escapeXml(set.id)}</tspan>  ${escapeXml(set.name)}</text>`);
+    out.push(
+      `<line x1="${left}" x2="${left + 36}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color(s)}" stroke-width="3"${dash(s)}/>`,
+    );
+    out.push(
+      `<text x="${left + 46}" y="${ly}" font-size="13" fill="#222"><tspan font-weight="600">${escapeXml(set.id)}</tspan>  ${escapeXml(set.name)}</text>`,
+    );
     if (set.note) out.push(`<text x="${left + 46}" y="${ly + 16}" fill="#555">${escapeXml(set.note)}</text>`);
   }
   if (input.footnote) out.push(`<text x="${left}" y="${height - 12}" fill="#666">${escapeXml(input.footnote)}</text>`);

@@ -6,7 +6,14 @@ import { parseDefaults } from '../../config';
 import type { Policy } from '../core/policy';
 import { describeProblem, LABEL_NAMES, parseLabels, SYSTEM_LABEL, type PolicyDefaults } from '../labels';
 import { formatDuration, svgChart, terminalChart, type ChartInput } from './chart';
-import { DEFAULT_OPTIONS, MAX_SCHEDULED_PER_INSTANCE, simulateSets, type SimOptions, type SimResult, type TracePoint } from './model';
+import {
+  DEFAULT_OPTIONS,
+  MAX_SCHEDULED_PER_INSTANCE,
+  simulateSets,
+  type SimOptions,
+  type SimResult,
+  type TracePoint,
+} from './model';
 import { parseTrace } from './trace';
 
 export const USAGE = `usage: mass-autoscaler simulate --trace FILE [options]
@@ -101,7 +108,8 @@ function parseNumber(text: string, rule: NumberRule): number | string {
     return rule.whole ? 'is not a whole number' : 'is not a number of seconds';
   }
   const v = Number(t);
-  if (rule.minExclusive ? v <= rule.min : v < rule.min) return `must be ${rule.minExclusive ? 'greater than' : 'at least'} ${rule.min}`;
+  if (rule.minExclusive ? v <= rule.min : v < rule.min)
+    return `must be ${rule.minExclusive ? 'greater than' : 'at least'} ${rule.min}`;
   if (v > rule.max) return `must be at most ${rule.max}`;
   return v;
 }
@@ -122,7 +130,11 @@ export interface LabelSet {
  * One `--labels` value → a validated policy, through the daemon's own label parser and the
  * daemon's defaults. Problems name the label and the value.
  */
-export function parseLabelSet(text: string, id: string, defaults: PolicyDefaults): { ok: true; set: LabelSet } | { ok: false; problems: string[] } {
+export function parseLabelSet(
+  text: string,
+  id: string,
+  defaults: PolicyDefaults,
+): { ok: true; set: LabelSet } | { ok: false; problems: string[] } {
   const labels: Record<string, string> = {};
   const problems: string[] = [];
   const pieces = text.trim() === 'defaults' ? [] : text.split(',');
@@ -136,7 +148,9 @@ export function parseLabelSet(text: string, id: string, defaults: PolicyDefaults
     const key = piece.slice(0, eq).trim();
     const label = key.startsWith(PREFIX) ? key : `${PREFIX}${key}`;
     if (!KNOWN_LABELS.has(label)) {
-      problems.push(`unknown label ${JSON.stringify(label)} (known: ${[...KNOWN_LABELS].map((l) => l.slice(PREFIX.length)).join(', ')})`);
+      problems.push(
+        `unknown label ${JSON.stringify(label)} (known: ${[...KNOWN_LABELS].map((l) => l.slice(PREFIX.length)).join(', ')})`,
+      );
       continue;
     }
     if (label in labels) {
@@ -149,7 +163,10 @@ export function parseLabelSet(text: string, id: string, defaults: PolicyDefaults
   const parsed = parseLabels({ [SYSTEM_LABEL]: SIMULATED_SYSTEM, ...labels }, defaults);
   if (!parsed.ok) return { ok: false, problems: parsed.problems.map(describeProblem) };
   const entries = Object.entries(labels).map(([k, v]) => `${k.slice(PREFIX.length)}=${v}`);
-  return { ok: true, set: { id, name: entries.length === 0 ? 'defaults' : entries.join(', '), labels, policy: parsed.policy } };
+  return {
+    ok: true,
+    set: { id, name: entries.length === 0 ? 'defaults' : entries.join(', '), labels, policy: parsed.policy },
+  };
 }
 
 /** The defaults every label set starts from, as labels: "min_inst=3, max_inst=15, ...". */
@@ -159,7 +176,11 @@ export function describeDefaults(defaults: PolicyDefaults): string {
     .join(', ');
 }
 
-export async function runSimulate(argv: string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {
+export async function runSimulate(
+  argv: string[],
+  out: (line: string) => void,
+  err: (line: string) => void,
+): Promise<number> {
   const parsed = parseSimulateArgs(argv);
   if (!parsed.ok) {
     err(`simulate: ${parsed.problem}`);
@@ -206,7 +227,11 @@ export async function runSimulate(argv: string[], out: (line: string) => void, e
   }
   if (bad) return 2;
 
-  const results = simulateSets(trace.points, sets.map((s) => s.policy), args.options);
+  const results = simulateSets(
+    trace.points,
+    sets.map((s) => s.policy),
+    args.options,
+  );
   const report = buildReport(args, trace.points, sets, results, defaults);
   for (const line of report.lines) out(line);
 
@@ -238,7 +263,13 @@ interface Report {
   chart: ChartInput;
 }
 
-function buildReport(args: SimulateArgs, trace: readonly TracePoint[], sets: readonly LabelSet[], results: readonly SimResult[], defaults: PolicyDefaults): Report {
+function buildReport(
+  args: SimulateArgs,
+  trace: readonly TracePoint[],
+  sets: readonly LabelSet[],
+  results: readonly SimResult[],
+  defaults: PolicyDefaults,
+): Report {
   const o = args.options;
   const arrivals = trace.reduce((n, p) => n + p.arrivals, 0);
   const lastArrival = trace[trace.length - 1]!.t;
@@ -247,12 +278,26 @@ function buildReport(args: SimulateArgs, trace: readonly TracePoint[], sets: rea
 
   const lines: string[] = [];
   const unfinished = results.some((r) => r.summary.unfinished > 0);
-  const why = o.until !== undefined ? 'as --until says' : unfinished ? `the drain cap, ${formatDuration(o.drainCap)} after the last arrival` : 'all work done and replicas settled';
+  const why =
+    o.until !== undefined
+      ? 'as --until says'
+      : unfinished
+        ? `the drain cap, ${formatDuration(o.drainCap)} after the last arrival`
+        : 'all work done and replicas settled';
   lines.push(...wrap(`Trace ${args.trace}: ${arrivals} analysis requests over ${formatDuration(lastArrival)}.`));
   lines.push(...wrap(`Simulated until ${formatDuration(end)} (${why}; the same span for every set).`));
   lines.push(...wrap(`Model: ${model}.`, '       '));
   lines.push('');
-  const header = ['set', 'replica-seconds', 'mean wait', 'p95 wait', 'peak replicas', 'scale actions', 'aborted', 'unfinished'];
+  const header = [
+    'set',
+    'replica-seconds',
+    'mean wait',
+    'p95 wait',
+    'peak replicas',
+    'scale actions',
+    'aborted',
+    'unfinished',
+  ];
   const rows = sets.map((s, i) => {
     const m = results[i]!.summary;
     return [
@@ -272,7 +317,8 @@ function buildReport(args: SimulateArgs, trace: readonly TracePoint[], sets: rea
   lines.push(...wrap(`labels a set leaves out take the defaults: ${describeDefaults(defaults)}`, '   '));
   for (const [i, s] of sets.entries()) {
     const m = results[i]!.summary;
-    if (m.unfinished > 0) lines.push(...wrap(`note: ${s.id} left ${m.unfinished} analyses unfinished at ${formatDuration(m.end)}`));
+    if (m.unfinished > 0)
+      lines.push(...wrap(`note: ${s.id} left ${m.unfinished} analyses unfinished at ${formatDuration(m.end)}`));
   }
   const chart: ChartInput = {
     title: `Simulated replicas for ${baseName(args.trace)} (${arrivals} requests)`,
@@ -296,7 +342,13 @@ function buildReport(args: SimulateArgs, trace: readonly TracePoint[], sets: rea
       until: o.until ?? null,
       end,
     },
-    labelSets: sets.map((s, i) => ({ id: s.id, name: s.name, labels: s.labels, policy: s.policy, summary: results[i]!.summary })),
+    labelSets: sets.map((s, i) => ({
+      id: s.id,
+      name: s.name,
+      labels: s.labels,
+      policy: s.policy,
+      summary: results[i]!.summary,
+    })),
   };
   return { lines, summary, chart };
 }
@@ -329,7 +381,10 @@ function baseName(path: string): string {
 function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
   const line = (cells: string[]): string =>
-    cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ').trimEnd();
+    cells
+      .map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)];
 }
 
@@ -337,7 +392,18 @@ export function stepsCsv(sets: readonly LabelSet[], results: readonly SimResult[
   const lines = ['label_set,t,demand,smoothed,target,replicas,queue,action'];
   for (const [i, s] of sets.entries()) {
     for (const st of results[i]!.steps) {
-      lines.push([s.id, st.t, st.demand, Math.round(st.smoothed * 1000) / 1000, st.target, st.replicas, st.queue, st.action].join(','));
+      lines.push(
+        [
+          s.id,
+          st.t,
+          st.demand,
+          Math.round(st.smoothed * 1000) / 1000,
+          st.target,
+          st.replicas,
+          st.queue,
+          st.action,
+        ].join(','),
+      );
     }
   }
   return `${lines.join('\n')}\n`;

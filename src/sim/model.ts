@@ -105,7 +105,12 @@ export interface Control {
  * One evaluation, exactly as src/reconcile.ts does it: the first one starts from initialState
  * with the current replicas, then `decide` with the demand reading. `now` is in milliseconds.
  */
-export function decisionStep(control: Control, demand: number, policy: Policy, now: number): { control: Control; decision: Decision } {
+export function decisionStep(
+  control: Control,
+  demand: number,
+  policy: Policy,
+  now: number,
+): { control: Control; decision: Decision } {
   const state = control.state ?? initialState(policy, control.replicas, now);
   const { state: next, decision } = decide(state, demand, control.replicas, policy, now);
   return { control: { state: next, replicas: decision.desired }, decision };
@@ -268,7 +273,15 @@ export function simulate(trace: readonly TracePoint[], policy: Policy, options: 
       } else {
         // com.mass.autoscale=false: the daemon leaves the service alone; the steps still record demand.
         const nextAt = now + ms(policy.maxScheduleInterval);
-        decision = { action: 'none', desired: current, target: current, smoothed: demand, current, nextAt, reason: 'autoscale off' };
+        decision = {
+          action: 'none',
+          desired: current,
+          target: current,
+          smoothed: demand,
+          current,
+          nextAt,
+          reason: 'autoscale off',
+        };
       }
       decided = true;
       nextDecision = decision.nextAt;
@@ -331,7 +344,11 @@ function round3(v: number): number {
  * Several label sets side by side over one common span, so that replica-seconds compare: each
  * runs until it has drained and settled, then all are run again to the latest of those ends.
  */
-export function simulateSets(trace: readonly TracePoint[], policies: readonly Policy[], options: SimOptions): SimResult[] {
+export function simulateSets(
+  trace: readonly TracePoint[],
+  policies: readonly Policy[],
+  options: SimOptions,
+): SimResult[] {
   const first = policies.map((p) => simulate(trace, p, options));
   if (options.until !== undefined || first.length < 2) return first;
   const until = Math.max(...first.map((r) => r.summary.end));

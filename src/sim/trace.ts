@@ -28,16 +28,26 @@ export function parseTrace(text: string): TraceResult {
       continue;
     }
     if (fields.length !== 2) {
-      return { ok: false, line, problem: `expected 2 fields "t,arrivals", found ${fields.length} in ${JSON.stringify(raw)}` };
+      return {
+        ok: false,
+        line,
+        problem: `expected 2 fields "t,arrivals", found ${fields.length} in ${JSON.stringify(raw)}`,
+      };
     }
     const [tText, nText] = fields as [string, string];
-    if (!NUMBER.test(tText)) return { ok: false, line, problem: `time ${JSON.stringify(tText)} is not a number of seconds` };
+    if (!NUMBER.test(tText))
+      return { ok: false, line, problem: `time ${JSON.stringify(tText)} is not a number of seconds` };
     const t = Number(tText);
     if (!Number.isFinite(t)) return { ok: false, line, problem: `time ${JSON.stringify(tText)} is too large` };
-    if (t < 0) return { ok: false, line, problem: `time ${tText} is negative (times are seconds since the start, from 0)` };
+    if (t < 0)
+      return { ok: false, line, problem: `time ${tText} is negative (times are seconds since the start, from 0)` };
     const previous = points[points.length - 1];
     if (previous !== undefined && t < previous.t) {
-      return { ok: false, line, problem: `time ${tText} is before the previous time ${previous.t} (times must not decrease)` };
+      return {
+        ok: false,
+        line,
+        problem: `time ${tText} is before the previous time ${previous.t} (times must not decrease)`,
+      };
     }
     if (!/^\+?\d+$/.test(nText)) {
       return { ok: false, line, problem: `arrivals ${JSON.stringify(nText)} is not a whole number of at least 0` };
@@ -45,11 +55,16 @@ export function parseTrace(text: string): TraceResult {
     const arrivals = Number(nText);
     total += arrivals;
     if (total > MAX_TOTAL_ARRIVALS) {
-      return { ok: false, line, problem: `the trace has more than ${MAX_TOTAL_ARRIVALS} arrivals up to here; simulate a shorter or sparser trace` };
+      return {
+        ok: false,
+        line,
+        problem: `the trace has more than ${MAX_TOTAL_ARRIVALS} arrivals up to here; simulate a shorter or sparser trace`,
+      };
     }
     points.push({ t, arrivals });
   }
-  if (!header) return { ok: false, line: 1, problem: 'the file is empty; expected the header "t,arrivals" and at least one row' };
+  if (!header)
+    return { ok: false, line: 1, problem: 'the file is empty; expected the header "t,arrivals" and at least one row' };
   if (points.length === 0) return { ok: false, line: lines.length, problem: 'no rows after the header "t,arrivals"' };
   return { ok: true, points };
 }

@@ -26,7 +26,14 @@ export interface DockerConnection {
  */
 export function createDocker(opts: DockerConnection): Docker {
   const raw = opts.host?.trim() ?? '';
-  const none = { socketPath: undefined, host: undefined, port: undefined, ca: undefined, cert: undefined, key: undefined };
+  const none = {
+    socketPath: undefined,
+    host: undefined,
+    port: undefined,
+    ca: undefined,
+    cert: undefined,
+    key: undefined,
+  };
   if (raw === '') return new Docker({ ...none, socketPath: DEFAULT_SOCKET, protocol: 'http' });
   if (raw.startsWith('unix://')) {
     return new Docker({ ...none, socketPath: raw.slice('unix://'.length) || DEFAULT_SOCKET, protocol: 'http' });
@@ -47,7 +54,10 @@ export function createDocker(opts: DockerConnection): Docker {
       try {
         return readFileSync(join(certPath, file));
       } catch (err) {
-        throw new Error(`DOCKER_TLS_VERIFY is set but ${join(certPath, file)} cannot be read: ${(err as Error).message}`);
+        throw new Error(
+          `DOCKER_TLS_VERIFY is set but ${join(certPath, file)} cannot be read: ${(err as Error).message}`,
+          { cause: err },
+        );
       }
     };
     return new Docker({
@@ -157,7 +167,10 @@ function replicasOf(service: EngineService): number | null {
 function versionOf(service: EngineService, step: Step): number {
   const index = service.Version?.Index;
   if (typeof index !== 'number') {
-    throw new SwarmError('api-error', `${step} ${service.Spec?.Name ?? ''} (${service.ID}): the Engine gave no Version.Index`);
+    throw new SwarmError(
+      'api-error',
+      `${step} ${service.Spec?.Name ?? ''} (${service.ID}): the Engine gave no Version.Index`,
+    );
   }
   return index;
 }

@@ -22,7 +22,10 @@ async function withMass(
     await body(mass);
     const heartbeats = mass.requests.filter((r) => r.path.includes('/scheduled_analyses/'));
     assert.deepEqual(heartbeats, [], 'the heartbeat endpoint must never be called');
-    assert.ok(mass.requests.every((r) => !r.url.includes(KEY)), 'the key must never be in a URL');
+    assert.ok(
+      mass.requests.every((r) => !r.url.includes(KEY)),
+      'the key must never be in a URL',
+    );
   } finally {
     await mass.close();
   }
@@ -140,8 +143,14 @@ for (const dialect of ['0.2', 'legacy'] as const) {
         const readings = await read(c, ['ssdeep', 'peid']);
         assert.deepEqual(demandOf(readings, 'ssdeep'), SSDEEP);
         assert.deepEqual(demandOf(readings, 'peid'), {
-          system: 'peid', due: 1, notDue: 3, scheduledOnline: 0, stuckOffline: 0,
-          onlineInstances: 0, offlineInstances: 0, demand: 1,
+          system: 'peid',
+          due: 1,
+          notDue: 3,
+          scheduledOnline: 0,
+          stuckOffline: 0,
+          onlineInstances: 0,
+          offlineInstances: 0,
+          demand: 1,
         });
         assert.equal(c.lastDialect, dialect);
         assert.ok(mass.requests.every((r) => r.authOk && r.method === 'GET'));
@@ -165,10 +174,7 @@ for (const dialect of ['0.2', 'legacy'] as const) {
         mass.addInstance('ssdeep', { lastSeen: NOW - 9 * 60_000, scheduled: 1 });
         mass.addInstance('ssdeep', { lastSeen: NOW - 11 * 60_000, scheduled: 5 });
         const d = demandOf(await read(client(mass), ['ssdeep']), 'ssdeep');
-        assert.deepEqual(
-          [d.onlineInstances, d.scheduledOnline, d.offlineInstances, d.stuckOffline],
-          [1, 1, 2, 7],
-        );
+        assert.deepEqual([d.onlineInstances, d.scheduledOnline, d.offlineInstances, d.stuckOffline], [1, 1, 2, 7]);
       });
     });
 
@@ -224,14 +230,26 @@ describe('MassClient, 0.2 server: cheap reads', () => {
   test('instance pages and systems pages are all read, and page URLs keep the filters', async () => {
     await withMass({ dialect: '0.2' }, async (mass) => {
       for (const name of ['a-sys', 'b-sys', 'c-sys', 'd-sys']) mass.addSystem(name);
-      mass.setDemand('ssdeep', { due: 0, scheduledOnline: 5, onlineInstances: 5, stuckOffline: 2, offlineInstances: 2 });
+      mass.setDemand('ssdeep', {
+        due: 0,
+        scheduledOnline: 5,
+        onlineInstances: 5,
+        stuckOffline: 2,
+        offlineInstances: 2,
+      });
       const id = mass.addSystem('ssdeep').id;
       const c = client(mass, { perPage: 2 });
       const d = demandOf(await read(c, ['ssdeep', 'a-sys']), 'ssdeep');
       assert.deepEqual([d.onlineInstances, d.scheduledOnline, d.offlineInstances, d.stuckOffline], [5, 5, 2, 2]);
 
-      const systemPages = mass.requests.filter((r) => r.path === '/api/analysis_system/').map((r) => r.url).sort();
-      assert.deepEqual(systemPages, [1, 2, 3].map((p) => `/api/analysis_system/?page=${p}&per_page=2`));
+      const systemPages = mass.requests
+        .filter((r) => r.path === '/api/analysis_system/')
+        .map((r) => r.url)
+        .sort();
+      assert.deepEqual(
+        systemPages,
+        [1, 2, 3].map((p) => `/api/analysis_system/?page=${p}&per_page=2`),
+      );
       const instancePages = mass.requests
         .filter((r) => r.path === '/api/analysis_system_instance/' && r.url.includes(id))
         .map((r) => r.url)
@@ -297,7 +315,9 @@ describe('MassClient, 0.2 server: cheap reads', () => {
       const message = failureOf(await read(client(mass), ['ssdeep']), 'ssdeep', 'bad-shape');
       assert.match(
         message,
-        new RegExp(`^GET analysis_system_instance/\\?analysis_system=${id}&page=1&per_page=100: results\\.0\\.scheduled_analyses_count is missing$`),
+        new RegExp(
+          `^GET analysis_system_instance/\\?analysis_system=${id}&page=1&per_page=100: results\\.0\\.scheduled_analyses_count is missing$`,
+        ),
       );
     });
   });
@@ -318,7 +338,11 @@ describe('MassClient, 0.2 server: cheap reads', () => {
       if (url.pathname === '/api/analysis_request/' && params.get('analysis_system') === id && params.has('count')) {
         return sendJson(res, 200, { count: params.has('schedule_after__lte') ? 1 : 3 });
       }
-      if (url.pathname === '/api/analysis_system_instance/' && params.get('analysis_system') === id && params.get('page') === '1') {
+      if (
+        url.pathname === '/api/analysis_system_instance/' &&
+        params.get('analysis_system') === id &&
+        params.get('page') === '1'
+      ) {
         const item = (n: number, isOnline: boolean, lastSeen: number, scheduled: number) => ({
           id: `5a2ec3a1613bc6000000000${n}`,
           uuid: `0e6c0e3c-5d1c-4c56-a3f6-00000000000${n}`,
@@ -335,8 +359,14 @@ describe('MassClient, 0.2 server: cheap reads', () => {
     try {
       const d = demandOf(await read(client(server), ['ssdeep']), 'ssdeep');
       assert.deepEqual(d, {
-        system: 'ssdeep', due: 1, notDue: 2, scheduledOnline: 2, stuckOffline: 3,
-        onlineInstances: 1, offlineInstances: 1, demand: 3,
+        system: 'ssdeep',
+        due: 1,
+        notDue: 2,
+        scheduledOnline: 2,
+        stuckOffline: 3,
+        onlineInstances: 1,
+        offlineInstances: 1,
+        demand: 3,
       });
       assert.equal(server.hits, 4);
     } finally {
@@ -367,11 +397,18 @@ describe('MassClient, older server: counting by paging', () => {
           .filter((r) => r.path === `/api/${collection}/`)
           .map((r) => Number(new URL(r.url, 'http://x').searchParams.get('page')));
       // 13 requests = 5 pages of 3; 5 instances = 2 pages; 10 analyses = 4 pages. Then a 404.
-      for (const [collection, pages] of [['analysis_request', 5], ['analysis_system_instance', 2], ['scheduled_analysis', 4]] as const) {
+      for (const [collection, pages] of [
+        ['analysis_request', 5],
+        ['analysis_system_instance', 2],
+        ['scheduled_analysis', 4],
+      ] as const) {
         const seen = pagesOf(collection);
         for (let p = 1; p <= pages + 1; p += 1) assert.ok(seen.includes(p), `${collection} page ${p} requested`);
       }
-      assert.ok(mass.requests.every((r) => !/analysis_system=|count/.test(r.url)), 'no filters on the older server');
+      assert.ok(
+        mass.requests.every((r) => !/analysis_system=|count/.test(r.url)),
+        'no filters on the older server',
+      );
       assert.equal(c.lastDialect, 'legacy');
       assert.ok(mass.maxInFlight <= 2, `in flight at once: ${mass.maxInFlight}`);
     });
@@ -451,7 +488,12 @@ describe('MassClient: failures', () => {
     await withMass({ dialect: '0.2' }, async (mass) => {
       setSsdeep(mass);
       mass.setDemand('peid', { due: 1 });
-      const c = new MassClient({ baseUrl: mass.baseUrl, apiKey: 'wrong-key-123456', timeoutMs: 5000, pageConcurrency: 4 });
+      const c = new MassClient({
+        baseUrl: mass.baseUrl,
+        apiKey: 'wrong-key-123456',
+        timeoutMs: 5000,
+        pageConcurrency: 4,
+      });
       const readings = await c.readDemand(['ssdeep', 'peid'], now);
       const message = failureOf(readings, 'ssdeep', 'forbidden');
       assert.match(message, /API key/);
@@ -472,15 +514,71 @@ describe('MassClient: failures', () => {
     message: RegExp;
     perPage?: number;
   }[] = [
-    { name: '500 HTML page', dialect: '0.2', fault: { kind: 'status', code: 500 }, kind: 'server-error', message: /^GET analysis_system\/\?page=1&per_page=100: 500 Internal Server Error$/ },
-    { name: '503 on the older server', dialect: 'legacy', fault: { kind: 'status', code: 503, path: 'analysis_system_instance/' }, kind: 'server-error', message: /analysis_system_instance\/\?page=1.*: 503/ },
-    { name: '200 with malformed JSON', dialect: '0.2', fault: { kind: 'malformed-json' }, kind: 'not-json', message: /malformed JSON/ },
-    { name: '200 with an HTML page', dialect: 'legacy', fault: { kind: 'status', code: 200, body: '<html><body>Login</body></html>', contentType: 'text/html' }, kind: 'not-json', message: /HTML/ },
-    { name: 'JSON of the wrong shape', dialect: '0.2', fault: { kind: 'wrong-shape' }, kind: 'bad-shape', message: /results\.0\.identifier_name/ },
-    { name: 'wrong shape on the older server', dialect: 'legacy', fault: { kind: 'wrong-shape', path: 'analysis_request/' }, kind: 'bad-shape', message: /results\.0\.analysis_system/ },
-    { name: 'a 418 answer', dialect: '0.2', fault: { kind: 'status', code: 418, path: 'analysis_system_instance/' }, kind: 'http-error', message: /418/ },
-    { name: 'a page that vanishes mid-paging (0.2)', dialect: '0.2', perPage: 2, fault: { kind: 'vanish-page', page: 2, path: 'analysis_system_instance/' }, kind: 'paging', message: /page 2 of 2 vanished/ },
-    { name: 'a server that ignores page (0.2)', dialect: '0.2', perPage: 2, fault: { kind: 'next-loop', path: 'analysis_system_instance/' }, kind: 'paging', message: /asked for page 2, got page 1/ },
+    {
+      name: '500 HTML page',
+      dialect: '0.2',
+      fault: { kind: 'status', code: 500 },
+      kind: 'server-error',
+      message: /^GET analysis_system\/\?page=1&per_page=100: 500 Internal Server Error$/,
+    },
+    {
+      name: '503 on the older server',
+      dialect: 'legacy',
+      fault: { kind: 'status', code: 503, path: 'analysis_system_instance/' },
+      kind: 'server-error',
+      message: /analysis_system_instance\/\?page=1.*: 503/,
+    },
+    {
+      name: '200 with malformed JSON',
+      dialect: '0.2',
+      fault: { kind: 'malformed-json' },
+      kind: 'not-json',
+      message: /malformed JSON/,
+    },
+    {
+      name: '200 with an HTML page',
+      dialect: 'legacy',
+      fault: { kind: 'status', code: 200, body: '<html><body>Login</body></html>', contentType: 'text/html' },
+      kind: 'not-json',
+      message: /HTML/,
+    },
+    {
+      name: 'JSON of the wrong shape',
+      dialect: '0.2',
+      fault: { kind: 'wrong-shape' },
+      kind: 'bad-shape',
+      message: /results\.0\.identifier_name/,
+    },
+    {
+      name: 'wrong shape on the older server',
+      dialect: 'legacy',
+      fault: { kind: 'wrong-shape', path: 'analysis_request/' },
+      kind: 'bad-shape',
+      message: /results\.0\.analysis_system/,
+    },
+    {
+      name: 'a 418 answer',
+      dialect: '0.2',
+      fault: { kind: 'status', code: 418, path: 'analysis_system_instance/' },
+      kind: 'http-error',
+      message: /418/,
+    },
+    {
+      name: 'a page that vanishes mid-paging (0.2)',
+      dialect: '0.2',
+      perPage: 2,
+      fault: { kind: 'vanish-page', page: 2, path: 'analysis_system_instance/' },
+      kind: 'paging',
+      message: /page 2 of 2 vanished/,
+    },
+    {
+      name: 'a server that ignores page (0.2)',
+      dialect: '0.2',
+      perPage: 2,
+      fault: { kind: 'next-loop', path: 'analysis_system_instance/' },
+      kind: 'paging',
+      message: /asked for page 2, got page 1/,
+    },
   ];
   for (const row of rows) {
     test(`${row.name} → ${row.kind}`, async () => {
@@ -515,45 +613,53 @@ describe('MassClient: failures', () => {
       const readings = await read(client(mass, { timeoutMs: 2000 }), ['ssdeep', 'peid']);
       assert.match(
         failureOf(readings, 'ssdeep', 'timeout'),
-        new RegExp(`^GET analysis_system_instance/\\?analysis_system=${id}&page=1&per_page=100: no answer within 2000 ms$`),
+        new RegExp(
+          `^GET analysis_system_instance/\\?analysis_system=${id}&page=1&per_page=100: no answer within 2000 ms$`,
+        ),
       );
       assert.equal(demandOf(readings, 'peid').demand, 3);
     });
   });
 
-  test('an answer that trickles in byte by byte still ends at the per-request deadline: timeout', { timeout: 10_000 }, async () => {
-    const timers = new Set<NodeJS.Timeout>();
-    const server = await startServer((_req, res) => {
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.write('{');
-      // One byte every 50 ms, never the end: the socket is never idle for long.
-      const timer = setInterval(() => res.write(' '), 50);
-      timers.add(timer);
-      res.on('close', () => {
-        clearInterval(timer);
-        timers.delete(timer);
+  test(
+    'an answer that trickles in byte by byte still ends at the per-request deadline: timeout',
+    { timeout: 10_000 },
+    async () => {
+      const timers = new Set<NodeJS.Timeout>();
+      const server = await startServer((_req, res) => {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.write('{');
+        // One byte every 50 ms, never the end: the socket is never idle for long.
+        const timer = setInterval(() => res.write(' '), 50);
+        timers.add(timer);
+        res.on('close', () => {
+          clearInterval(timer);
+          timers.delete(timer);
+        });
       });
-    });
-    // Without the deadline the read would last forever: end it here so the test fails, not hangs.
-    const guard = setTimeout(() => void server.close(), 5_000);
-    try {
-      const started = performance.now();
-      const readings = await read(client(server, { timeoutMs: 500 }), ['ssdeep']);
-      const elapsed = performance.now() - started;
-      assert.match(
-        failureOf(readings, 'ssdeep', 'timeout'),
-        /^GET analysis_system\/\?page=1&per_page=100: no answer within 500 ms$/,
-      );
-      assert.ok(elapsed < 4_000, `ended after ${Math.round(elapsed)} ms`);
-    } finally {
-      clearTimeout(guard);
-      for (const timer of timers) clearInterval(timer);
-      await server.close();
-    }
-  });
+      // Without the deadline the read would last forever: end it here so the test fails, not hangs.
+      const guard = setTimeout(() => void server.close(), 5_000);
+      try {
+        const started = performance.now();
+        const readings = await read(client(server, { timeoutMs: 500 }), ['ssdeep']);
+        const elapsed = performance.now() - started;
+        assert.match(
+          failureOf(readings, 'ssdeep', 'timeout'),
+          /^GET analysis_system\/\?page=1&per_page=100: no answer within 500 ms$/,
+        );
+        assert.ok(elapsed < 4_000, `ended after ${Math.round(elapsed)} ms`);
+      } finally {
+        clearTimeout(guard);
+        for (const timer of timers) clearInterval(timer);
+        await server.close();
+      }
+    },
+  );
 
   test('a redirect is reported as http-error and not followed, so the key does not travel on', async () => {
-    const target = await startServer((_req, res) => sendJson(res, 200, { page: 1, page_count: 1, next: null, previous: null, results: [] }));
+    const target = await startServer((_req, res) =>
+      sendJson(res, 200, { page: 1, page_count: 1, next: null, previous: null, results: [] }),
+    );
     const origin = await startServer((req, res) => {
       res.writeHead(302, { Location: `${target.origin}${req.url ?? '/'}`, 'Content-Length': 0 });
       res.end();

@@ -11,7 +11,10 @@ import { startFakeMass, type FakeMass, type FakeMassOptions } from '../fakes/mas
 const KEY = 'round-cost-key';
 const NOW = Date.parse('2024-05-01T12:00:00.000Z');
 
-async function withMass(opts: Partial<FakeMassOptions> & Pick<FakeMassOptions, 'dialect'>, body: (mass: FakeMass) => Promise<void>): Promise<void> {
+async function withMass(
+  opts: Partial<FakeMassOptions> & Pick<FakeMassOptions, 'dialect'>,
+  body: (mass: FakeMass) => Promise<void>,
+): Promise<void> {
   const mass = await startFakeMass({ apiKey: KEY, now: () => NOW, ...opts });
   try {
     await body(mass);
@@ -95,7 +98,10 @@ describe('round cost on a 0.2 server', () => {
         populate(mass, 100);
         const c = client(mass, pageConcurrency, 4);
         await readAll(c, WANTED);
-        assert.ok(mass.maxInFlight <= pageConcurrency, `concurrency ${pageConcurrency}: ${mass.maxInFlight} in flight at once`);
+        assert.ok(
+          mass.maxInFlight <= pageConcurrency,
+          `concurrency ${pageConcurrency}: ${mass.maxInFlight} in flight at once`,
+        );
       });
     }
   });
@@ -124,13 +130,19 @@ describe('round cost on the older server', () => {
           const pages = mass.requests
             .filter((r) => r.path === `/api/${collection}/`)
             .map((r) => Number(new URL(r.url, 'http://x').searchParams.get('page')));
-          assert.equal(new Set(pages).size, pages.length, `${collection}: a page was fetched twice: ${pages.join(',')}`);
-          for (let p = 1; p <= dataPages + 1; p += 1) assert.ok(pages.includes(p), `${collection}: page ${p} not fetched`);
+          assert.equal(
+            new Set(pages).size,
+            pages.length,
+            `${collection}: a page was fetched twice: ${pages.join(',')}`,
+          );
+          for (let p = 1; p <= dataPages + 1; p += 1)
+            assert.ok(pages.includes(p), `${collection}: page ${p} not fetched`);
           assert.ok(
             pages.length <= dataPages + pageConcurrency,
             `${collection}: ${pages.length} pages fetched for ${dataPages} pages of items (at most ${pageConcurrency} past the end)`,
           );
-          if (pageConcurrency === 1) assert.equal(pages.length, dataPages + 1, `${collection}: one page after another, then the 404`);
+          if (pageConcurrency === 1)
+            assert.equal(pages.length, dataPages + 1, `${collection}: one page after another, then the 404`);
         }
       });
     });

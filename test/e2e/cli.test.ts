@@ -47,7 +47,10 @@ describe('command line', () => {
     const port = await closedPort();
     const r = await runCli(['status', '--url', `http://127.0.0.1:${port}`]);
     assert.equal(r.code, 1);
-    assert.match(r.stdout, new RegExp(`No mass-autoscaler daemon answered at http://127.0.0.1:${port}/status \\(ECONNREFUSED\\)`));
+    assert.match(
+      r.stdout,
+      new RegExp(`No mass-autoscaler daemon answered at http://127.0.0.1:${port}/status \\(ECONNREFUSED\\)`),
+    );
   });
 
   test('an unknown command prints the usage and exits 2', async () => {

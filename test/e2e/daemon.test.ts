@@ -16,7 +16,6 @@ import { allOutput, fastLabels, startDaemon, type Daemon } from './harness';
 
 const API_KEY = 'e2e-secret-key-9f2c41d7';
 
-
 describe('daemon end to end: demand on MASS becomes replicas in a real swarm', () => {
   let docker: Docker;
   let mass: Awaited<ReturnType<typeof startFakeMass>>;
@@ -47,7 +46,10 @@ describe('daemon end to end: demand on MASS becomes replicas in a real swarm', (
   test('demand set on the server becomes the replica count', async () => {
     mass.setDemand(sysA, { due: 2, scheduledOnline: 1 });
     await waitFor(`${a} at 3 replicas`, async () => (await desiredReplicas(docker, a)) === 3);
-    const line = await daemon.waitForLog('scale up line', (l) => l.service === a && l.msg === 'scale up: demand 3.0 > 1 replicas');
+    const line = await daemon.waitForLog(
+      'scale up line',
+      (l) => l.service === a && l.msg === 'scale up: demand 3.0 > 1 replicas',
+    );
     assert.equal(line.due, 2);
     assert.equal(line.scheduledOnline, 1);
   });
@@ -55,27 +57,42 @@ describe('daemon end to end: demand on MASS becomes replicas in a real swarm', (
   test('the count is clamped at max_inst', async () => {
     mass.setDemand(sysA, { due: 40 });
     await waitFor(`${a} at 5 replicas`, async () => (await desiredReplicas(docker, a)) === 5);
-    await daemon.waitForLog('capped reason', (l) => l.service === a && String(l.msg).includes('(capped at max_inst 5)'));
+    await daemon.waitForLog(
+      'capped reason',
+      (l) => l.service === a && String(l.msg).includes('(capped at max_inst 5)'),
+    );
     // still 5 on the next evaluations, never above
     const evaluated = daemon.lines.length;
-    await waitFor('two more evaluations of a', async () => daemon.lines.slice(evaluated).filter((l) => l.service === a && l.action !== undefined).length >= 2);
+    await waitFor(
+      'two more evaluations of a',
+      async () => daemon.lines.slice(evaluated).filter((l) => l.service === a && l.action !== undefined).length >= 2,
+    );
     assert.equal(await desiredReplicas(docker, a), 5);
   });
 
   test('a lower demand removes replicas only after the stabilization window', async () => {
     mass.setDemand(sysA, { due: 2 });
-    const hold = await daemon.waitForLog('hold while the window runs', (l) => l.service === a && String(l.msg).startsWith('hold: demand 2.0 wants 2'));
+    const hold = await daemon.waitForLog(
+      'hold while the window runs',
+      (l) => l.service === a && String(l.msg).startsWith('hold: demand 2.0 wants 2'),
+    );
     assert.equal(hold.current, 5);
     assert.equal(hold.desired, 5, 'held during the window');
     await waitFor(`${a} down to 2`, async () => (await desiredReplicas(docker, a)) === 2);
-    const down = await daemon.waitForLog('scale down reason', (l) => l.service === a && l.msg === 'scale down: demand 2.0 held below 5 replicas for 4s');
+    const down = await daemon.waitForLog(
+      'scale down reason',
+      (l) => l.service === a && l.msg === 'scale down: demand 2.0 held below 5 replicas for 4s',
+    );
     // Measured on the daemon's own clock: from its last evaluation that still wanted 5 replicas
     // to the scale-down, the whole 4 s window passed (less the moment between a decision and
     // its log line), however fast or slow this machine is.
     const evaluationsOfA = daemon.lines.filter((l) => l.service === a && typeof l.target === 'number');
     const lastHigh = evaluationsOfA.filter((l) => (l.time as number) < (hold.time as number) && l.target === 5).pop();
     assert.ok(lastHigh, 'an evaluation wanting 5 replicas came before the hold');
-    assert.ok((down.time as number) - (lastHigh.time as number) >= 4000 - 50, `scaled down ${(down.time as number) - (lastHigh.time as number)} ms after the last high target`);
+    assert.ok(
+      (down.time as number) - (lastHigh.time as number) >= 4000 - 50,
+      `scaled down ${(down.time as number) - (lastHigh.time as number)} ms after the last high target`,
+    );
   });
 
   test('a service created while the daemon runs is picked up', async () => {
@@ -87,7 +104,10 @@ describe('daemon end to end: demand on MASS becomes replicas in a real swarm', (
   test('a label change applies at the next evaluation', async () => {
     mass.setDemand(sysB, { due: 4 });
     await setServiceLabels(docker, b, { 'com.mass.max_inst': '2' });
-    await daemon.waitForLog('labels changed', (l) => l.service === b && String(l.msg).startsWith(`labels of service ${b} changed`));
+    await daemon.waitForLog(
+      'labels changed',
+      (l) => l.service === b && String(l.msg).startsWith(`labels of service ${b} changed`),
+    );
     await waitFor(`${b} at 2 replicas`, async () => (await desiredReplicas(docker, b)) === 2);
   });
 

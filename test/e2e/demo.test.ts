@@ -9,14 +9,26 @@ const root = join(__dirname, '..', '..');
 
 test('the demo shows replicas following the demand, and Ctrl-C removes what it created', async () => {
   const docker = await requireDocker();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'demo.ts')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'demo.ts')], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
   child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  const rows = () => [...out.matchAll(/^\s+\d+s\s+(\d+)\s+(\d+)\/(\d+)/gm)].map((m) => ({ demand: Number(m[1]), desired: Number(m[2]), running: Number(m[3]) }));
+  const rows = () =>
+    [...out.matchAll(/^\s+\d+s\s+(\d+)\s+(\d+)\/(\d+)/gm)].map((m) => ({
+      demand: Number(m[1]),
+      desired: Number(m[2]),
+      running: Number(m[3]),
+    }));
   try {
-    await waitFor('a row with the demo service grown past 1 replica', async () => rows().some((r) => r.desired >= 2 && r.running >= 2), 120_000);
+    await waitFor(
+      'a row with the demo service grown past 1 replica',
+      async () => rows().some((r) => r.desired >= 2 && r.running >= 2),
+      120_000,
+    );
   } finally {
     child.kill('SIGINT');
   }

@@ -18,7 +18,14 @@ import { Reconciler } from '../../src/reconcile';
 import { DockerSwarm } from '../../src/swarm/docker-swarm';
 import { startFakeMass, type FakeMass } from '../fakes/mass-server';
 import { captureLogger, FakeDemand, ManualClock, specDefaults } from '../fakes/in-memory';
-import { createTestService, desiredReplicas, removeServicesWithPrefix, requireDocker, uniquePrefix, waitFor } from '../support/docker';
+import {
+  createTestService,
+  desiredReplicas,
+  removeServicesWithPrefix,
+  requireDocker,
+  uniquePrefix,
+  waitFor,
+} from '../support/docker';
 import { allOutput, fastLabels, startDaemon, type Daemon } from './harness';
 
 const API_KEY = 'faults-docker-key-83e1c5a0f7d2';
@@ -26,17 +33,31 @@ const DOCKERD_PIDFILE = process.env.MAT_DOCKERD_PIDFILE ?? '/var/run/docker.pid'
 const DOCKERD_START = process.env.MAT_DOCKERD_START ?? 'nohup dockerd >/var/log/dockerd-mass-autoscaler.log 2>&1 &';
 
 function labels(system: string, extra: Record<string, string> = {}): Record<string, string> {
-  return fastLabels(system, { 'com.mass.min_inst': '0', 'com.mass.max_inst': '6', 'com.mass.scale_down_delay': '0', ...extra });
+  return fastLabels(system, {
+    'com.mass.min_inst': '0',
+    'com.mass.max_inst': '6',
+    'com.mass.scale_down_delay': '0',
+    ...extra,
+  });
 }
 
 /** The pid of the Engine this suite stops: its pidfile, else the only dockerd running. */
 function dockerdPid(): number {
   if (existsSync(DOCKERD_PIDFILE)) {
     const pid = Number(readFileSync(DOCKERD_PIDFILE, 'utf8').trim());
-    if (Number.isInteger(pid) && pid > 0 && existsSync(`/proc/${pid}/comm`) && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'dockerd') return pid;
+    if (
+      Number.isInteger(pid) &&
+      pid > 0 &&
+      existsSync(`/proc/${pid}/comm`) &&
+      readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'dockerd'
+    )
+      return pid;
   }
   const pids = execFileSync('pidof', ['dockerd'], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
-  if (pids.length !== 1) throw new Error(`cannot tell which dockerd to stop: pidof dockerd gives ${pids.join(', ')}; set MAT_DOCKERD_PIDFILE`);
+  if (pids.length !== 1)
+    throw new Error(
+      `cannot tell which dockerd to stop: pidof dockerd gives ${pids.join(', ')}; set MAT_DOCKERD_PIDFILE`,
+    );
   return pids[0]!;
 }
 
@@ -52,14 +73,18 @@ async function engineUp(docker: Docker): Promise<boolean> {
 async function stopDockerd(docker: Docker): Promise<void> {
   const pid = dockerdPid();
   process.kill(pid, 'SIGTERM');
-  await waitFor('the Docker Engine to stop answering', async () => {
-    try {
-      await docker.info();
-      return false;
-    } catch {
-      return true;
-    }
-  }, 60_000);
+  await waitFor(
+    'the Docker Engine to stop answering',
+    async () => {
+      try {
+        await docker.info();
+        return false;
+      } catch {
+        return true;
+      }
+    },
+    60_000,
+  );
   await waitFor(`dockerd ${pid} to exit`, async () => !existsSync(`/proc/${pid}`), 60_000);
 }
 
@@ -83,7 +108,10 @@ describe('the Docker Engine stopped and started again under a running daemon', (
     mass.setDemand(system, { due: 2 });
     await createTestService(docker, { name: svc, replicas: 2, labels: labels(system) });
     daemon = startDaemon({ API_KEY, MASS_SERVER_ADDRESS: mass.baseUrl, RETRY_MAX_DELAY: '2', HEALTH_MAX_AGE: '2' });
-    await daemon.waitForLog('a first reading', (l) => l.service === svc && l.msg === 'steady: demand 2.0 matches 2 replicas');
+    await daemon.waitForLog(
+      'a first reading',
+      (l) => l.service === svc && l.msg === 'steady: demand 2.0 matches 2 replicas',
+    );
   });
 
   after(async () => {
@@ -98,19 +126,33 @@ describe('the Docker Engine stopped and started again under a running daemon', (
     const port = await daemon.httpPort();
     const pid = daemon.child.pid;
     const mark = daemon.lines.length;
-    const cannotList = () => daemon.lines.slice(mark).filter((l) => String(l.msg).startsWith('Docker: cannot list services'));
+    const cannotList = () =>
+      daemon.lines.slice(mark).filter((l) => String(l.msg).startsWith('Docker: cannot list services'));
     const dockerErrors = async () => {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      return [...text.matchAll(/^mass_autoscaler_docker_errors_total\{kind="[^"]+"\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+      return [...text.matchAll(/^mass_autoscaler_docker_errors_total\{kind="[^"]+"\} (\d+)$/gm)].reduce(
+        (sum, m) => sum + Number(m[1]),
+        0,
+      );
     };
 
     stopped = true;
     await stopDockerd(docker);
     // Demand moves while Docker is away; nothing can be done about it until it is back.
     mass.setDemand(system, { due: 4 });
-    await daemon.waitForLog('cannot list services: unreachable', (l) => daemon.lines.indexOf(l) >= mark && String(l.msg).startsWith('Docker: cannot list services') && l.kind === 'unreachable');
+    await daemon.waitForLog(
+      'cannot list services: unreachable',
+      (l) =>
+        daemon.lines.indexOf(l) >= mark &&
+        String(l.msg).startsWith('Docker: cannot list services') &&
+        l.kind === 'unreachable',
+    );
     const errorsAtLine = await dockerErrors();
-    await waitFor('three more failed attempts to list services', async () => (await dockerErrors()) >= errorsAtLine + 3, 60_000);
+    await waitFor(
+      'three more failed attempts to list services',
+      async () => (await dockerErrors()) >= errorsAtLine + 3,
+      60_000,
+    );
     const health = await waitFor('/healthz 503 while Docker is away', async () => {
       const res = await fetch(`http://127.0.0.1:${port}/healthz`);
       return res.status === 503 ? ((await res.json()) as { reasons: string[] }) : undefined;
@@ -122,24 +164,53 @@ describe('the Docker Engine stopped and started again under a running daemon', (
     assert.ok(down.length <= 2, down.map((l) => l.msg).join('\n'));
     assert.equal(down.at(-1)!.kind, 'unreachable');
     assert.equal(down.at(-1)!.level, 50);
-    assert.match(String(down.at(-1)!.msg), /^Docker: cannot list services \(list services: Docker Engine unreachable \(.+\)\); holding every service as it is and retrying$/);
-    if (down.length === 2) assert.match(String(down[0]!.msg), /^Docker: cannot list services \(list services: HTTP 503: This node is not a swarm manager/);
-    assert.ok(!daemon.lines.slice(mark).some((l) => l.service === svc && l.action !== undefined), 'no evaluation acted on while the services cannot be listed');
+    assert.match(
+      String(down.at(-1)!.msg),
+      /^Docker: cannot list services \(list services: Docker Engine unreachable \(.+\)\); holding every service as it is and retrying$/,
+    );
+    if (down.length === 2)
+      assert.match(
+        String(down[0]!.msg),
+        /^Docker: cannot list services \(list services: HTTP 503: This node is not a swarm manager/,
+      );
+    assert.ok(
+      !daemon.lines.slice(mark).some((l) => l.service === svc && l.action !== undefined),
+      'no evaluation acted on while the services cannot be listed',
+    );
 
     await startDockerd(docker);
     stopped = false;
-    await daemon.waitForLog('reachable again', (l) => daemon.lines.indexOf(l) >= mark && /^Docker: reachable again after \d+ failed attempt\(s\); resuming$/.test(String(l.msg)));
-    await waitFor(`${svc} scaled to the demand after dockerd is back`, async () => (await desiredReplicas(docker, svc)) === 4, 60_000);
+    await daemon.waitForLog(
+      'reachable again',
+      (l) =>
+        daemon.lines.indexOf(l) >= mark &&
+        /^Docker: reachable again after \d+ failed attempt\(s\); resuming$/.test(String(l.msg)),
+    );
+    await waitFor(
+      `${svc} scaled to the demand after dockerd is back`,
+      async () => (await desiredReplicas(docker, svc)) === 4,
+      60_000,
+    );
     await waitFor('/healthz 200 again', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200);
 
     assert.equal(daemon.child.exitCode, null, 'the daemon is still running');
     assert.equal(daemon.child.pid, pid);
-    assert.ok(daemon.lines.every((l) => l.pid === undefined || l.pid === pid), 'every line from the same process');
-    assert.equal(daemon.lines.filter((l) => String(l.msg).startsWith('mass-autoscaler starting')).length, 1, 'started once');
+    assert.ok(
+      daemon.lines.every((l) => l.pid === undefined || l.pid === pid),
+      'every line from the same process',
+    );
+    assert.equal(
+      daemon.lines.filter((l) => String(l.msg).startsWith('mass-autoscaler starting')).length,
+      1,
+      'started once',
+    );
     // Coming back, the Engine may again say "not a swarm manager" for a moment: at most one more line.
     const all = cannotList();
     assert.ok(all.length <= 3, all.map((l) => l.msg).join('\n'));
-    assert.ok(all.every((l, i) => i === 0 || l.kind !== all[i - 1]!.kind), `a new line only when the kind of failure changes: ${all.map((l) => l.kind).join(', ')}`);
+    assert.ok(
+      all.every((l, i) => i === 0 || l.kind !== all[i - 1]!.kind),
+      `a new line only when the kind of failure changes: ${all.map((l) => l.kind).join(', ')}`,
+    );
   });
 });
 
@@ -165,43 +236,78 @@ describe('a service changed by others while the loop updates it (the loop with t
     };
     const mass = new FakeDemand();
     const log = captureLogger();
-    const reconciler = new Reconciler(mass, swarm, new ManualClock(), log.logger, { dryRun: false, defaults, discoveryIntervalMs: 2000, retryMaxDelayMs: 30_000 });
+    const reconciler = new Reconciler(mass, swarm, new ManualClock(), log.logger, {
+      dryRun: false,
+      defaults,
+      discoveryIntervalMs: 2000,
+      retryMaxDelayMs: 30_000,
+    });
     return { mass, log, reconciler };
   }
 
   test('removed between inspect and update: logged, forgotten, and the round goes on to the next service', async () => {
-    const gone = await createTestService(docker, { name: `${prefix}-gone`, replicas: 1, labels: labels(`${prefix}-s1`) });
-    const kept = await createTestService(docker, { name: `${prefix}-kept`, replicas: 1, labels: labels(`${prefix}-s2`) });
+    const gone = await createTestService(docker, {
+      name: `${prefix}-gone`,
+      replicas: 1,
+      labels: labels(`${prefix}-s1`),
+    });
+    const kept = await createTestService(docker, {
+      name: `${prefix}-kept`,
+      replicas: 1,
+      labels: labels(`${prefix}-s2`),
+    });
     const { mass, log, reconciler } = loop(async (id) => {
       if (id === gone.id) await docker.getService(id).remove();
     });
     mass.demand.set(`${prefix}-s1`, 3);
     mass.demand.set(`${prefix}-s2`, 3);
     await reconciler.round();
-    assert.ok(log.lines.some((l) => l.service === gone.name && l.msg === `service ${gone.name} was removed while being updated; forgetting it`), log.messages().join('\n'));
+    assert.ok(
+      log.lines.some(
+        (l) =>
+          l.service === gone.name && l.msg === `service ${gone.name} was removed while being updated; forgetting it`,
+      ),
+      log.messages().join('\n'),
+    );
     assert.ok(!log.lines.some((l) => l.level === 50), `no error: ${log.messages().join('\n')}`);
     assert.equal(await desiredReplicas(docker, kept.name), 3);
     assert.equal(reconciler.trackedCount(), 1);
   });
 
   test('updated by another client at the same moment: both changes survive (version check, re-read, retry)', async () => {
-    const svc = await createTestService(docker, { name: `${prefix}-shared`, replicas: 1, labels: labels(`${prefix}-s3`), env: ['A=1'] });
+    const svc = await createTestService(docker, {
+      name: `${prefix}-shared`,
+      replicas: 1,
+      labels: labels(`${prefix}-s3`),
+      env: ['A=1'],
+    });
     let others = 0;
     const { mass, log, reconciler } = loop(async (id) => {
       if (others++ > 0) return;
       const service = docker.getService(id);
-      const info = (await service.inspect()) as { Version: { Index: number }; Spec: { TaskTemplate: { ContainerSpec: { Env?: string[] } } } };
-      info.Spec.TaskTemplate.ContainerSpec.Env = [...(info.Spec.TaskTemplate.ContainerSpec.Env ?? []), 'OTHER_CLIENT=was-here'];
+      const info = (await service.inspect()) as {
+        Version: { Index: number };
+        Spec: { TaskTemplate: { ContainerSpec: { Env?: string[] } } };
+      };
+      info.Spec.TaskTemplate.ContainerSpec.Env = [
+        ...(info.Spec.TaskTemplate.ContainerSpec.Env ?? []),
+        'OTHER_CLIENT=was-here',
+      ];
       await service.update({ _query: { version: info.Version.Index }, _body: info.Spec } as never);
     });
     mass.demand.set(`${prefix}-s3`, 4);
     await reconciler.round();
-    const after = (await docker.getService(svc.id).inspect()) as { Spec: { Mode: { Replicated: { Replicas: number } }; TaskTemplate: { ContainerSpec: { Env: string[] } } } };
+    const after = (await docker.getService(svc.id).inspect()) as {
+      Spec: { Mode: { Replicated: { Replicas: number } }; TaskTemplate: { ContainerSpec: { Env: string[] } } };
+    };
     assert.equal(after.Spec.Mode.Replicated.Replicas, 4, 'our change');
     assert.deepEqual(after.Spec.TaskTemplate.ContainerSpec.Env, ['A=1', 'OTHER_CLIENT=was-here'], 'their change');
     const scaled = log.lines.find((l) => l.service === svc.name && l.msg === 'scale up: demand 4.0 > 1 replicas');
     // at least one retry (the swarm itself may bump the version of a new service once more)
-    assert.ok(typeof scaled?.attempts === 'number' && scaled.attempts >= 2, `the first update was out of sequence and retried: ${JSON.stringify(scaled)}`);
+    assert.ok(
+      typeof scaled?.attempts === 'number' && scaled.attempts >= 2,
+      `the first update was out of sequence and retried: ${JSON.stringify(scaled)}`,
+    );
   });
 });
 
@@ -230,14 +336,26 @@ describe('SIGTERM in the middle of a round', () => {
     const before = (await docker.getService(created.id).inspect()) as { Version: { Index: number } };
     const daemon = startDaemon({ API_KEY, MASS_SERVER_ADDRESS: mass.baseUrl, MASS_REQUEST_TIMEOUT: '120' });
     try {
-      await daemon.waitForLog(`managing ${svc}`, (l) => l.msg === `managing service ${svc} for analysis system ${system}`);
-      await waitFor('the round to be waiting on MASS', async () => mass.inFlight > 0 && mass.requests.some((r) => r.url.includes('analysis_system_instance/')));
+      await daemon.waitForLog(
+        `managing ${svc}`,
+        (l) => l.msg === `managing service ${svc} for analysis system ${system}`,
+      );
+      await waitFor(
+        'the round to be waiting on MASS',
+        async () => mass.inFlight > 0 && mass.requests.some((r) => r.url.includes('analysis_system_instance/')),
+      );
       const result = await daemon.stop('SIGTERM');
       assert.equal(result.code, 0, `exit code ${result.code} (signal ${result.signal})`);
       assert.ok(result.ms < 5000, `exited after ${result.ms} ms`);
       assert.ok(daemon.lines.some((l) => l.msg === 'SIGTERM received; finishing the current round and stopping'));
       // the round waiting on MASS was abandoned and the listener closed, not cut short by the exit deadline
-      assert.ok(daemon.lines.some((l) => l.msg === 'stopped'), daemon.lines.slice(-3).map((l) => l.msg).join('\n'));
+      assert.ok(
+        daemon.lines.some((l) => l.msg === 'stopped'),
+        daemon.lines
+          .slice(-3)
+          .map((l) => l.msg)
+          .join('\n'),
+      );
     } finally {
       await daemon.stop('SIGKILL');
     }

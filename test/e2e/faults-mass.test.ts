@@ -13,7 +13,14 @@ import { after, before, describe, test } from 'node:test';
 import type Docker from 'dockerode';
 import type { MassErrorKind } from '../../src/types';
 import { startFakeMass, type FakeFault, type FakeMass } from '../fakes/mass-server';
-import { createTestService, desiredReplicas, removeServicesWithPrefix, requireDocker, uniquePrefix, waitFor } from '../support/docker';
+import {
+  createTestService,
+  desiredReplicas,
+  removeServicesWithPrefix,
+  requireDocker,
+  uniquePrefix,
+  waitFor,
+} from '../support/docker';
 import { allOutput, fastLabels, startDaemon, type Daemon, type LogLine } from './harness';
 
 const API_KEY = 'faults-mass-key-5d09a7c4e1b3';
@@ -71,7 +78,10 @@ describe('MASS failing in every way: no managed service loses a replica, the dae
       HEALTH_MAX_AGE: '3',
     });
     port = await daemon.httpPort();
-    await daemon.waitForLog(`a steady reading of ${a}`, (l) => l.service === a && l.msg === `steady: demand ${HIGH}.0 matches ${HIGH} replicas`);
+    await daemon.waitForLog(
+      `a steady reading of ${a}`,
+      (l) => l.service === a && l.msg === `steady: demand ${HIGH}.0 matches ${HIGH} replicas`,
+    );
   });
 
   after(async () => {
@@ -102,7 +112,10 @@ describe('MASS failing in every way: no managed service loses a replica, the dae
     demandA(HIGH);
     mass.setDemand(sysB, { due: B_STEADY });
     await waitFor(`${a} at ${HIGH} replicas before the fault`, async () => (await desiredReplicas(docker, a)) === HIGH);
-    await waitFor(`${b} at ${B_STEADY} replicas before the fault`, async () => (await desiredReplicas(docker, b)) === B_STEADY);
+    await waitFor(
+      `${b} at ${B_STEADY} replicas before the fault`,
+      async () => (await desiredReplicas(docker, b)) === B_STEADY,
+    );
     const countedBefore = await massErrorsTotal(port, c.kind);
     const mark = daemon.lines.length;
 
@@ -114,10 +127,23 @@ describe('MASS failing in every way: no managed service loses a replica, the dae
     } finally {
       await mass.setFault(null); // also when a check failed: the next case starts without this fault
     }
-    await waitFor(`${a} follows the lower demand after the fault (${LOW})`, async () => (await desiredReplicas(docker, a)) === LOW, 60_000);
-    await daemon.waitForLog(`${c.kind} is over`, (l) => daemon.lines.indexOf(l) >= mark && l.msg === `MASS API: ${c.kind} is over; readings are back`);
-    const later = daemon.lines.slice(mark).filter((l) => isMassErrorLine(l) && (l.kind === c.kind || l.system === sysA || l.system === sysB));
-    assert.equal(later.length, 1, `no further error line once the fault cleared, got:\n${later.map((l) => l.msg).join('\n')}`);
+    await waitFor(
+      `${a} follows the lower demand after the fault (${LOW})`,
+      async () => (await desiredReplicas(docker, a)) === LOW,
+      60_000,
+    );
+    await daemon.waitForLog(
+      `${c.kind} is over`,
+      (l) => daemon.lines.indexOf(l) >= mark && l.msg === `MASS API: ${c.kind} is over; readings are back`,
+    );
+    const later = daemon.lines
+      .slice(mark)
+      .filter((l) => isMassErrorLine(l) && (l.kind === c.kind || l.system === sysA || l.system === sysB));
+    assert.equal(
+      later.length,
+      1,
+      `no further error line once the fault cleared, got:\n${later.map((l) => l.msg).join('\n')}`,
+    );
     assert.equal(daemon.child.exitCode, null, 'the daemon keeps running');
   }
 
@@ -126,22 +152,34 @@ describe('MASS failing in every way: no managed service loses a replica, the dae
     const hold = (service: string, replicas: number) => (l: LogLine) =>
       l.service === service && l.msg === `hold: no demand reading (${c.kind}); keeping ${replicas} replicas`;
     // Stops early when A's replicas change: that is the failure this suite is about.
-    const outcome = await waitFor(`${HOLDS} evaluations of ${a} without a reading (${c.kind})`, async () => {
-      if ((await desiredReplicas(docker, a)) !== HIGH) return 'replicas changed';
-      return daemon.lines.slice(mark).filter(hold(a, HIGH)).length >= HOLDS && 'held';
-    }, 60_000);
+    const outcome = await waitFor(
+      `${HOLDS} evaluations of ${a} without a reading (${c.kind})`,
+      async () => {
+        if ((await desiredReplicas(docker, a)) !== HIGH) return 'replicas changed';
+        return daemon.lines.slice(mark).filter(hold(a, HIGH)).length >= HOLDS && 'held';
+      },
+      60_000,
+    );
     assert.equal(outcome, 'held', `${a} kept its replicas while MASS failed (now ${await desiredReplicas(docker, a)})`);
     if (c.hitsB) {
       await waitFor(`${b} holding too`, async () => daemon.lines.slice(mark).some(hold(b, B_STEADY)));
       assert.equal(await desiredReplicas(docker, b), B_STEADY);
     } else if (c.bDemand !== undefined) {
-      await waitFor(`${b} scaled to ${c.bDemand} while ${a} holds`, async () => (await desiredReplicas(docker, b)) === c.bDemand);
+      await waitFor(
+        `${b} scaled to ${c.bDemand} while ${a} holds`,
+        async () => (await desiredReplicas(docker, b)) === c.bDemand,
+      );
     } else {
       const steadyB = `steady: demand ${B_STEADY}.0 matches ${B_STEADY} replicas`;
-      await waitFor(`${b} still read while ${a} holds`, async () => daemon.lines.slice(mark).some((l) => l.service === b && l.msg === steadyB));
+      await waitFor(`${b} still read while ${a} holds`, async () =>
+        daemon.lines.slice(mark).some((l) => l.service === b && l.msg === steadyB),
+      );
     }
     if (!c.hitsB) {
-      assert.ok(!daemon.lines.slice(mark).some((l) => l.service === b && String(l.msg).startsWith('hold: no demand reading')), `${b} got every reading`);
+      assert.ok(
+        !daemon.lines.slice(mark).some((l) => l.service === b && String(l.msg).startsWith('hold: no demand reading')),
+        `${b} got every reading`,
+      );
     }
     await c.during?.(mark);
     assert.equal(await desiredReplicas(docker, a), HIGH, `${a} kept its replicas while MASS failed`);
@@ -151,21 +189,42 @@ describe('MASS failing in every way: no managed service loses a replica, the dae
     const errors = daemon.lines.slice(mark).filter((l) => isMassErrorLine(l) && l.kind === c.kind);
     assert.equal(errors.length, 1, `one error line for ${c.kind}, got:\n${errors.map((l) => l.msg).join('\n')}`);
     const ours = daemon.lines.slice(mark).filter((l) => isMassErrorLine(l) && (l.system === sysA || l.system === sysB));
-    assert.ok(ours.every((l) => l.kind === c.kind), `no other failure kind for our systems:\n${ours.map((l) => l.msg).join('\n')}`);
+    assert.ok(
+      ours.every((l) => l.kind === c.kind),
+      `no other failure kind for our systems:\n${ours.map((l) => l.msg).join('\n')}`,
+    );
     assert.match(errors[0]!.msg, c.line);
     assert.match(errors[0]!.msg, /affected services keep their replicas; retrying with backoff/);
     assert.ok(!/[<>]/.test(errors[0]!.msg), `no HTML in the log line: ${errors[0]!.msg}`);
-    assert.ok((await massErrorsTotal(port, c.kind)) > countedBefore, `mass_errors_total{kind="${c.kind}"} counted the failures`);
+    assert.ok(
+      (await massErrorsTotal(port, c.kind)) > countedBefore,
+      `mass_errors_total{kind="${c.kind}"} counted the failures`,
+    );
   }
 
   test('connection refused', () =>
-    throughFault({ fault: { kind: 'refuse' }, kind: 'unreachable', line: /^MASS API: GET analysis_system\/\?page=1&per_page=100: MASS unreachable \(ECONN(REFUSED|RESET)\)/, hitsB: true }));
+    throughFault({
+      fault: { kind: 'refuse' },
+      kind: 'unreachable',
+      line: /^MASS API: GET analysis_system\/\?page=1&per_page=100: MASS unreachable \(ECONN(REFUSED|RESET)\)/,
+      hitsB: true,
+    }));
 
   test('a server that accepts and never answers (MASS_REQUEST_TIMEOUT=1)', () =>
-    throughFault({ fault: { kind: 'hang' }, kind: 'timeout', line: /^MASS API: GET analysis_system\/\?page=1&per_page=100: no answer within 1000 ms/, hitsB: true }));
+    throughFault({
+      fault: { kind: 'hang' },
+      kind: 'timeout',
+      line: /^MASS API: GET analysis_system\/\?page=1&per_page=100: no answer within 1000 ms/,
+      hitsB: true,
+    }));
 
   test('500 with an HTML body', () =>
-    throughFault({ fault: { kind: 'status', code: 500 }, kind: 'server-error', line: /^MASS API: GET analysis_system\/\?page=1&per_page=100: 500 Internal Server Error \(/, hitsB: true }));
+    throughFault({
+      fault: { kind: 'status', code: 500 },
+      kind: 'server-error',
+      line: /^MASS API: GET analysis_system\/\?page=1&per_page=100: 500 Internal Server Error \(/,
+      hitsB: true,
+    }));
 
   test('403: the log says the API key was rejected, once across many rounds; /healthz turns 503 and back', async () => {
     await throughFault({
@@ -180,9 +239,17 @@ describe('MASS failing in every way: no managed service loses a replica, the dae
         });
         assert.match(unhealthy.reasons.join('\n'), /no successful MASS reading for \d+s \(.*MASS rejected the API key/);
         // many more rounds, still the one line
-        await waitFor('more rounds with the key rejected', async () =>
-          daemon.lines.slice(mark).filter((l) => l.service === a && l.msg === `hold: no demand reading (forbidden); keeping ${HIGH} replicas`).length >= HOLDS + 3,
-        60_000);
+        await waitFor(
+          'more rounds with the key rejected',
+          async () =>
+            daemon.lines
+              .slice(mark)
+              .filter(
+                (l) => l.service === a && l.msg === `hold: no demand reading (forbidden); keeping ${HIGH} replicas`,
+              ).length >=
+            HOLDS + 3,
+          60_000,
+        );
         assert.equal(daemon.lines.filter((l) => /rejected the API key/.test(String(l.msg))).length, 1);
       },
     });
@@ -190,10 +257,20 @@ describe('MASS failing in every way: no managed service loses a replica, the dae
   });
 
   test('200 with malformed JSON', () =>
-    throughFault({ fault: { kind: 'malformed-json' }, kind: 'not-json', line: /^MASS API: GET analysis_system\/\?page=1&per_page=100: 200 answered with malformed JSON \(.*\) \[application\/json, \d+ bytes\], not JSON/, hitsB: true }));
+    throughFault({
+      fault: { kind: 'malformed-json' },
+      kind: 'not-json',
+      line: /^MASS API: GET analysis_system\/\?page=1&per_page=100: 200 answered with malformed JSON \(.*\) \[application\/json, \d+ bytes\], not JSON/,
+      hitsB: true,
+    }));
 
   test('200 with JSON of the wrong shape', () =>
-    throughFault({ fault: { kind: 'wrong-shape' }, kind: 'bad-shape', line: /^MASS API: GET analysis_system\/\?page=1&per_page=100: unexpected answer shape: results\.0\./, hitsB: true }));
+    throughFault({
+      fault: { kind: 'wrong-shape' },
+      kind: 'bad-shape',
+      line: /^MASS API: GET analysis_system\/\?page=1&per_page=100: unexpected answer shape: results\.0\./,
+      hitsB: true,
+    }));
 
   test('a next link that loops back (a server that ignores page): only the system with a second page holds', () =>
     throughFault({
@@ -219,7 +296,10 @@ describe('MASS failing in every way: no managed service loses a replica, the dae
       hitsB: false,
       bDemand: 4,
       during: async () => {
-        await waitFor('/healthz stays 200: MASS answers for the other system', async () => (await healthz(port)).code === 200);
+        await waitFor(
+          '/healthz stays 200: MASS answers for the other system',
+          async () => (await healthz(port)).code === 200,
+        );
       },
     });
     const error = daemon.lines.filter((l) => isMassErrorLine(l) && l.kind === 'server-error').at(-1)!;
@@ -265,7 +345,10 @@ async function roundsSeen(daemon: Daemon): Promise<number> {
 describe('the API key in the output of this file', () => {
   test('appears in no line any daemon printed (403s, 500s and error lines with URLs included)', () => {
     assert.ok(allOutput.length > 50, `captured ${allOutput.length} lines`);
-    assert.ok(allOutput.some((line) => /rejected the API key/.test(line)), 'lines from the 403 rounds were captured');
+    assert.ok(
+      allOutput.some((line) => /rejected the API key/.test(line)),
+      'lines from the 403 rounds were captured',
+    );
     for (const line of allOutput) assert.ok(!line.includes(API_KEY), `key leaked in: ${line.slice(0, 300)}`);
   });
 });

@@ -56,7 +56,14 @@ export class Daemon {
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(new Error(`timed out waiting for log: ${what}\nlast lines:\n${this.lines.slice(-15).map((l) => JSON.stringify(l)).join('\n')}\nstderr: ${this.stderr.join('')}`));
+        reject(
+          new Error(
+            `timed out waiting for log: ${what}\nlast lines:\n${this.lines
+              .slice(-15)
+              .map((l) => JSON.stringify(l))
+              .join('\n')}\nstderr: ${this.stderr.join('')}`,
+          ),
+        );
       }, timeoutMs);
       const cleanup = () => {
         clearTimeout(timer);
@@ -70,11 +77,16 @@ export class Daemon {
 
   /** The port of the /metrics listener, from the start-up log line. */
   async httpPort(): Promise<number> {
-    const line = await this.waitForLog('listening line', (l) => typeof l.port === 'number' && String(l.msg).startsWith('listening on'));
+    const line = await this.waitForLog(
+      'listening line',
+      (l) => typeof l.port === 'number' && String(l.msg).startsWith('listening on'),
+    );
     return line.port as number;
   }
 
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
+  async stop(
+    signal: NodeJS.Signals = 'SIGTERM',
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
     const started = Date.now();
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
     const result = await this.exit;
@@ -104,7 +116,12 @@ export function startDaemon(env: Record<string, string>, args: string[] = []): D
 }
 
 /** Runs the CLI to completion (for status, simulate, bad config). */
-export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000, cwd = join(__dirname, '..', '..', 'test', 'e2e')): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 60_000,
+  cwd = join(__dirname, '..', '..', 'test', 'e2e'),
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [ENTRY, ...args], {
       env: { PATH: process.env.PATH ?? '', ...env },

@@ -19,7 +19,12 @@ import { allOutput, fastLabels, runCli, startDaemon, type Daemon } from './harne
 const API_KEY = 'operate-secret-key-5b1e7a';
 
 function labels(system: string, extra: Record<string, string> = {}): Record<string, string> {
-  return fastLabels(system, { 'com.mass.max_inst': '4', 'com.mass.max_schedule_interval': '1', 'com.mass.scale_down_delay': '0', ...extra });
+  return fastLabels(system, {
+    'com.mass.max_inst': '4',
+    'com.mass.max_schedule_interval': '1',
+    'com.mass.scale_down_delay': '0',
+    ...extra,
+  });
 }
 
 async function get(url: string): Promise<{ status: number; body: string }> {
@@ -32,7 +37,8 @@ function series(text: string, name: string, labelsWanted: Record<string, string>
   for (const line of text.split('\n')) {
     if (!line.startsWith(`${name}{`)) continue;
     const labelText = line.slice(name.length + 1, line.lastIndexOf('}'));
-    if (Object.entries(labelsWanted).every(([k, v]) => labelText.includes(`${k}="${v}"`))) return Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (Object.entries(labelsWanted).every(([k, v]) => labelText.includes(`${k}="${v}"`)))
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return undefined;
 }
@@ -83,7 +89,9 @@ describe('operating the daemon', () => {
 
   test('every metric the Grafana dashboard uses is exported', async () => {
     const dashboard = readFileSync(join(__dirname, '..', '..', 'deploy', 'grafana-dashboard.json'), 'utf8');
-    const used = new Set([...dashboard.matchAll(/mass_autoscaler_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|count|sum)$/, '')));
+    const used = new Set(
+      [...dashboard.matchAll(/mass_autoscaler_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|count|sum)$/, '')),
+    );
     const { body } = await get(`${base}/metrics`);
     for (const name of used) assert.match(body, new RegExp(`^# TYPE ${name} `, 'm'), `${name} is not exported`);
   });
@@ -106,12 +114,23 @@ describe('operating the daemon', () => {
     assert.equal(table.code, 0, table.stderr);
     const lines = table.stdout.trim().split('\n');
     assert.match(lines[0]!, /^health: ok/);
-    assert.match(lines[1]!, /^SERVICE\s+SYSTEM\s+STATUS\s+REPLICAS\s+TARGET\s+DEMAND raw\/smooth\s+DUE\s+NOT DUE\s+STUCK\s+NEXT\s+LAST ACTION\s+REASON$/);
+    assert.match(
+      lines[1]!,
+      /^SERVICE\s+SYSTEM\s+STATUS\s+REPLICAS\s+TARGET\s+DEMAND raw\/smooth\s+DUE\s+NOT DUE\s+STUCK\s+NEXT\s+LAST ACTION\s+REASON$/,
+    );
     const row = lines.find((l) => l.startsWith(svc));
     assert.ok(row, table.stdout);
-    assert.match(row, new RegExp(`^${svc}\\s+${sys}\\s+managed\\s+3\\s+3\\s+3/3\\s+2\\s+5\\s+4\\s+\\d+s\\s+up 1 → 3\\s+steady: demand 3.0 matches 3 replicas`));
+    assert.match(
+      row,
+      new RegExp(
+        `^${svc}\\s+${sys}\\s+managed\\s+3\\s+3\\s+3/3\\s+2\\s+5\\s+4\\s+\\d+s\\s+up 1 → 3\\s+steady: demand 3.0 matches 3 replicas`,
+      ),
+    );
 
-    const json = await runCli(['status', '--json'], { METRICS_HOST: '127.0.0.1', METRICS_PORT: base.split(':').pop()! });
+    const json = await runCli(['status', '--json'], {
+      METRICS_HOST: '127.0.0.1',
+      METRICS_PORT: base.split(':').pop()!,
+    });
     assert.equal(json.code, 0, json.stderr);
     const doc = JSON.parse(json.stdout) as { services: { name: string; replicas: number; due: number }[] };
     const entry = doc.services.find((s) => s.name === svc);
@@ -121,17 +140,24 @@ describe('operating the daemon', () => {
 
   test('pausing by label leaves the service alone; removing the label resumes it', async () => {
     await setServiceLabels(docker, svc, { 'com.mass.autoscale': 'false' });
-    await daemon.waitForLog('paused', (l) => l.msg === `service ${svc} is paused (com.mass.autoscale=false); it is left as it is`);
+    await daemon.waitForLog(
+      'paused',
+      (l) => l.msg === `service ${svc} is paused (com.mass.autoscale=false); it is left as it is`,
+    );
     mass.setDemand(sys, { due: 1 });
     await waitFor('paused in metrics', async () => {
       const r = await get(`${base}/metrics`);
       return series(r.body, 'mass_autoscaler_service_info', { service: svc, status: 'paused' }) === 1;
     });
     // Several rounds later (each would evaluate it every second if it were managed), it is still at 3.
-    const rounds = async () => Number(/^mass_autoscaler_round_duration_seconds_count (\d+)/m.exec((await get(`${base}/metrics`)).body)?.[1]);
+    const rounds = async () =>
+      Number(/^mass_autoscaler_round_duration_seconds_count (\d+)/m.exec((await get(`${base}/metrics`)).body)?.[1]);
     const before = await rounds();
     await waitFor('five more rounds', async () => (await rounds()) >= before + 5);
-    assert.ok(!daemon.lines.some((l) => l.service === svc && l.msg.startsWith('scale down')), 'no scale-down while paused');
+    assert.ok(
+      !daemon.lines.some((l) => l.service === svc && l.msg.startsWith('scale down')),
+      'no scale-down while paused',
+    );
     const status = await runCli(['status', '--url', base]);
     assert.match(status.stdout, new RegExp(`^${svc}\\s+${sys}\\s+paused\\s+3`, 'm'));
     assert.equal(await desiredReplicas(docker, svc), 3);
@@ -170,11 +196,17 @@ describe('dry run', () => {
   test('DRY_RUN=true logs the decision, leaves the replicas, and says so in metrics and status', async () => {
     daemon = startDaemon({ API_KEY, MASS_SERVER_ADDRESS: mass.baseUrl, DRY_RUN: 'true' });
     await daemon.waitForLog('start line says dry run', (l) => String(l.msg).includes('DRY RUN mode'));
-    const decision = await daemon.waitForLog('dry-run decision', (l) => l.service === svc && l.msg === 'dry run, not applied: scale up: demand 4.0 > 1 replicas');
+    const decision = await daemon.waitForLog(
+      'dry-run decision',
+      (l) => l.service === svc && l.msg === 'dry run, not applied: scale up: demand 4.0 > 1 replicas',
+    );
     assert.equal(decision.desired, 4);
     // a second evaluation proves the first one did not apply anything either
     const count = daemon.lines.length;
-    await daemon.waitForLog('second dry-run decision', (l) => daemon.lines.indexOf(l) >= count && l.service === svc && String(l.msg).startsWith('dry run, not applied'));
+    await daemon.waitForLog(
+      'second dry-run decision',
+      (l) => daemon.lines.indexOf(l) >= count && l.service === svc && String(l.msg).startsWith('dry run, not applied'),
+    );
     assert.equal(await desiredReplicas(docker, svc), 1);
     const port = await daemon.httpPort();
     const metrics = await get(`http://127.0.0.1:${port}/metrics`);

@@ -45,9 +45,18 @@ describe('the API key never appears in the output, even when MASS echoes it back
       },
     });
     // HEALTH_MAX_AGE=1: /healthz soon quotes the failure, which is one more place a key could show.
-    daemon = startDaemon({ API_KEY, MASS_SERVER_ADDRESS: mass.baseUrl, RETRY_MAX_DELAY: '1', HEALTH_MAX_AGE: '1', DRY_RUN: 'true' });
+    daemon = startDaemon({
+      API_KEY,
+      MASS_SERVER_ADDRESS: mass.baseUrl,
+      RETRY_MAX_DELAY: '1',
+      HEALTH_MAX_AGE: '1',
+      DRY_RUN: 'true',
+    });
     port = await daemon.httpPort();
-    await daemon.waitForLog('a first reading', (l) => l.service === `${prefix}-a` && String(l.msg).startsWith('steady: demand 1.0'));
+    await daemon.waitForLog(
+      'a first reading',
+      (l) => l.service === `${prefix}-a` && String(l.msg).startsWith('steady: demand 1.0'),
+    );
   });
 
   after(async () => {
@@ -79,13 +88,23 @@ describe('the API key never appears in the output, even when MASS echoes it back
     },
     {
       name: '502 HTML page with the header in it',
-      fault: { kind: 'status', code: 502, body: `<html><body><h1>Bad gateway</h1><pre>${HEADER}</pre></body></html>`, contentType: 'text/html' },
+      fault: {
+        kind: 'status',
+        code: 502,
+        body: `<html><body><h1>Bad gateway</h1><pre>${HEADER}</pre></body></html>`,
+        contentType: 'text/html',
+      },
       kind: 'server-error',
       line: /502 Bad Gateway/,
     },
     {
       name: '200 text answer echoing the request headers',
-      fault: { kind: 'status', code: 200, body: `GET /api/analysis_system/ HTTP/1.1\r\n${HEADER}\r\n`, contentType: 'text/plain' },
+      fault: {
+        kind: 'status',
+        code: 200,
+        body: `GET /api/analysis_system/ HTTP/1.1\r\n${HEADER}\r\n`,
+        contentType: 'text/plain',
+      },
       kind: 'not-json',
       line: /200 answered with malformed JSON/,
     },
@@ -113,7 +132,10 @@ describe('the API key never appears in the output, even when MASS echoes it back
       } finally {
         await mass.setFault(null);
       }
-      await daemon.waitForLog(`${e.kind} is over`, (l) => daemon.lines.indexOf(l) >= mark && l.msg === `MASS API: ${e.kind} is over; readings are back`);
+      await daemon.waitForLog(
+        `${e.kind} is over`,
+        (l) => daemon.lines.indexOf(l) >= mark && l.msg === `MASS API: ${e.kind} is over; readings are back`,
+      );
       for (const l of daemon.lines.slice(mark)) {
         const text = JSON.stringify(l);
         assert.equal(leakIn(text), undefined, `a piece of the key leaked in: ${text.slice(0, 400)}`);
@@ -123,7 +145,11 @@ describe('the API key never appears in the output, even when MASS echoes it back
 
   /** The error line, and /healthz quoting it; what the daemon serves is kept for the last test. */
   async function throughEcho(e: (typeof echoes)[number], mark: number): Promise<void> {
-    const line = await daemon.waitForLog(`${e.kind} line`, (l) => daemon.lines.indexOf(l) >= mark && l.level === 50 && l.kind === e.kind && String(l.msg).startsWith('MASS API:'));
+    const line = await daemon.waitForLog(
+      `${e.kind} line`,
+      (l) =>
+        daemon.lines.indexOf(l) >= mark && l.level === 50 && l.kind === e.kind && String(l.msg).startsWith('MASS API:'),
+    );
     assert.match(line.msg, e.line);
     const health = await waitFor('/healthz quoting the failure', async () => {
       const res = await fetch(`http://127.0.0.1:${port}/healthz`);

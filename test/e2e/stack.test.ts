@@ -14,7 +14,14 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type Docker from 'dockerode';
 import { startFakeMass } from '../fakes/mass-server';
-import { createTestService, desiredReplicas, removeServicesWithPrefix, requireDocker, uniquePrefix, waitFor } from '../support/docker';
+import {
+  createTestService,
+  desiredReplicas,
+  removeServicesWithPrefix,
+  requireDocker,
+  uniquePrefix,
+  waitFor,
+} from '../support/docker';
 import { ENTRY } from './harness';
 
 const root = join(__dirname, '..', '..');
@@ -38,12 +45,23 @@ function assembleImage(): void {
     mkdirSync(join(fs, 'app'));
     mkdirSync(join(fs, 'tmp'));
     chmodSync(join(fs, 'tmp'), 0o1777);
-    for (const part of ['dist', 'node_modules', 'package.json']) cpSync(join(root, part), join(fs, 'app', part), { recursive: true, dereference: true });
+    for (const part of ['dist', 'node_modules', 'package.json'])
+      cpSync(join(root, part), join(fs, 'app', part), { recursive: true, dereference: true });
     const tar = spawnSync('tar', ['-C', fs, '-c', '.'], { maxBuffer: 1 << 30 });
     assert.equal(tar.status, 0, String(tar.stderr));
     const imported = spawnSync(
       'docker',
-      ['import', '-c', 'WORKDIR /app', '-c', 'ENV METRICS_HOST=0.0.0.0 METRICS_PORT=9464', '-c', `ENTRYPOINT ["${node}", "dist/autoscaler.js"]`, '-', IMAGE],
+      [
+        'import',
+        '-c',
+        'WORKDIR /app',
+        '-c',
+        'ENV METRICS_HOST=0.0.0.0 METRICS_PORT=9464',
+        '-c',
+        `ENTRYPOINT ["${node}", "dist/autoscaler.js"]`,
+        '-',
+        IMAGE,
+      ],
       { input: tar.stdout, maxBuffer: 1 << 20 },
     );
     assert.equal(imported.status, 0, String(imported.stderr));
@@ -60,8 +78,8 @@ function derive(massUrl: string, secretName: string, metricsPort: number): strin
     [/MASS_SERVER_ADDRESS: "https:\/\/mass\.example\.org\/api\/"/, `MASS_SERVER_ADDRESS: "${massUrl}"`],
     [/METRICS_PORT: "9464"/, `METRICS_PORT: "${metricsPort}"\n      LOG_LEVEL: debug`],
     [/ *LOG_LEVEL: info\n/, ''],
-    [/    stop_grace_period: 10s\n/, '    stop_grace_period: 10s\n    networks:\n      - hostnet\n'],
-    [/  mass_api_key:\n    external: true\n/, `  mass_api_key:\n    external: true\n    name: ${secretName}\n`],
+    [/ {4}stop_grace_period: 10s\n/, '    stop_grace_period: 10s\n    networks:\n      - hostnet\n'],
+    [/ {2}mass_api_key:\n {4}external: true\n/, `  mass_api_key:\n    external: true\n    name: ${secretName}\n`],
   ];
   let text = shipped;
   for (const [pattern, replacement] of replacements) {
@@ -107,7 +125,10 @@ describe('deploy/stack.yml: the autoscaler as a Swarm service', () => {
 
   after(async () => {
     spawnSync('docker', ['stack', 'rm', stack]);
-    await waitFor('stack removed', async () => !docker('service', 'ls', '--format', '{{.Name}}').includes(`${stack}_autoscaler`)).catch(() => undefined);
+    await waitFor(
+      'stack removed',
+      async () => !docker('service', 'ls', '--format', '{{.Name}}').includes(`${stack}_autoscaler`),
+    ).catch(() => undefined);
     spawnSync('docker', ['secret', 'rm', secret]);
     await removeServicesWithPrefix(engine, prefix);
     await mass?.close();
@@ -130,9 +151,16 @@ describe('deploy/stack.yml: the autoscaler as a Swarm service', () => {
     writeFileSync(join(dir, 'stack.yml'), derive(mass.baseUrl, secret, await freePort()));
     docker('stack', 'deploy', '--resolve-image', 'never', '-c', join(dir, 'stack.yml'), stack);
     mass.setDemand(sys, { due: 3 });
-    await waitFor(`${svc} scaled to 3 by the autoscaler service`, async () => (await desiredReplicas(engine, svc)) === 3, 90_000);
+    await waitFor(
+      `${svc} scaled to 3 by the autoscaler service`,
+      async () => (await desiredReplicas(engine, svc)) === 3,
+      90_000,
+    );
     const spec = (await engine.getService(`${stack}_autoscaler`).inspect()) as {
-      Spec: { Mode: { Replicated?: { Replicas: number } }; TaskTemplate: { Placement?: { Constraints?: string[] }; ContainerSpec: { Secrets?: { SecretName: string }[] } } };
+      Spec: {
+        Mode: { Replicated?: { Replicas: number } };
+        TaskTemplate: { Placement?: { Constraints?: string[] }; ContainerSpec: { Secrets?: { SecretName: string }[] } };
+      };
     };
     assert.equal(spec.Spec.Mode.Replicated?.Replicas, 1);
     assert.deepEqual(spec.Spec.TaskTemplate.Placement?.Constraints, ['node.role == manager']);
@@ -143,6 +171,9 @@ describe('deploy/stack.yml: the autoscaler as a Swarm service', () => {
       return /scale up: demand 3\.0 > 1 replicas/.test(text) ? text : undefined;
     });
     assert.ok(!logs.includes(API_KEY), 'the key is not in the service logs');
-    assert.ok(mass.requests.length > 0 && mass.requests.every((r) => r.authOk), 'every request carried the key from the secret');
+    assert.ok(
+      mass.requests.length > 0 && mass.requests.every((r) => r.authOk),
+      'every request carried the key from the secret',
+    );
   });
 });

@@ -4,7 +4,14 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type Docker from 'dockerode';
-import { createTestService, desiredReplicas, removeServicesWithPrefix, requireDocker, uniquePrefix, waitFor } from '../support/docker';
+import {
+  createTestService,
+  desiredReplicas,
+  removeServicesWithPrefix,
+  requireDocker,
+  uniquePrefix,
+  waitFor,
+} from '../support/docker';
 import { fastLabels, startDaemon, type Daemon } from './harness';
 
 const root = join(__dirname, '..', '..');
@@ -20,10 +27,24 @@ after(async () => {
 test('the stand-in serves demand typed on its input to a daemon run by hand', async () => {
   docker = await requireDocker();
   const system = `${prefix}-sys`;
-  const standin = spawn(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'mass-standin.ts'), '--api-key', 'by-hand-key', '--port', '0', '--system', `${system}=1`], {
-    cwd: root,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const standin = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(root, 'scripts', 'mass-standin.ts'),
+      '--api-key',
+      'by-hand-key',
+      '--port',
+      '0',
+      '--system',
+      `${system}=1`,
+    ],
+    {
+      cwd: root,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   standin.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
   standin.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
@@ -33,7 +54,10 @@ test('the stand-in serves demand typed on its input to a daemon run by hand', as
   await createTestService(docker, { name: `${prefix}-svc`, replicas: 1, labels: fastLabels(system) });
   daemon = startDaemon({ API_KEY: 'by-hand-key', MASS_SERVER_ADDRESS: url });
   standin.stdin.write(`${system} 4 2\n`);
-  await waitFor('4 replicas from the typed demand', async () => (await desiredReplicas(docker!, `${prefix}-svc`)) === 4);
+  await waitFor(
+    '4 replicas from the typed demand',
+    async () => (await desiredReplicas(docker!, `${prefix}-svc`)) === 4,
+  );
   await daemon.waitForLog('not-due count read', (l) => l.notDue === 2);
 
   standin.stdin.write('quit\n');

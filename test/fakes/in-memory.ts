@@ -4,7 +4,15 @@ import pino, { type Logger } from 'pino';
 import { SYSTEM_LABEL, type PolicyDefaults } from '../../src/labels';
 import { Reconciler } from '../../src/reconcile';
 import { policy } from './policy';
-import type { Clock, DemandSource, ManagedService, ScaleOutcome, SwarmTarget, SystemDemand, SystemReading } from '../../src/types';
+import type {
+  Clock,
+  DemandSource,
+  ManagedService,
+  ScaleOutcome,
+  SwarmTarget,
+  SystemDemand,
+  SystemReading,
+} from '../../src/types';
 
 export class ManualClock implements Clock {
   constructor(public time = Date.parse('2026-01-01T00:00:00Z')) {}
@@ -20,7 +28,16 @@ export class ManualClock implements Clock {
 }
 
 export function demandOf(system: string, demand: number): SystemDemand {
-  return { system, due: demand, notDue: 0, scheduledOnline: 0, stuckOffline: 0, onlineInstances: 0, offlineInstances: 0, demand };
+  return {
+    system,
+    due: demand,
+    notDue: 0,
+    scheduledOnline: 0,
+    stuckOffline: 0,
+    onlineInstances: 0,
+    offlineInstances: 0,
+    demand,
+  };
 }
 
 export class FakeDemand implements DemandSource {
@@ -36,7 +53,11 @@ export class FakeDemand implements DemandSource {
       const failure = this.failAll ?? this.failing.get(s);
       if (failure) out.set(s, failure);
       else if (this.demand.has(s)) out.set(s, { ok: true, demand: demandOf(s, this.demand.get(s)!) });
-      else out.set(s, { ok: false, error: { kind: 'unknown-system', message: `analysis system ${s} is not registered in MASS` } });
+      else
+        out.set(s, {
+          ok: false,
+          error: { kind: 'unknown-system', message: `analysis system ${s} is not registered in MASS` },
+        });
     }
     return out;
   }
@@ -92,7 +113,12 @@ export function specDefaults(): PolicyDefaults {
 
 /** Labels that make a fake service follow the newest reading (moving average over 1). */
 export function followingLabels(system: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { [SYSTEM_LABEL]: system, 'com.mass.calculation_technique': 'moving average', 'com.mass.m_a_sensitivity': '1', ...extra };
+  return {
+    [SYSTEM_LABEL]: system,
+    'com.mass.calculation_technique': 'moving average',
+    'com.mass.m_a_sensitivity': '1',
+    ...extra,
+  };
 }
 
 export interface LoopOptions<M extends FakeDemand> {

@@ -173,7 +173,11 @@ interface Seq {
   at(i: number): Record<string, unknown>;
 }
 
-function concatSeq<G>(groups: G[], size: (g: G) => number, item: (g: G, offset: number) => Record<string, unknown>): Seq {
+function concatSeq<G>(
+  groups: G[],
+  size: (g: G) => number,
+  item: (g: G, offset: number) => Record<string, unknown>,
+): Seq {
   const starts: number[] = [];
   let length = 0;
   for (const g of groups) {
@@ -324,7 +328,9 @@ export class FakeMass {
       verbose_name: name,
     };
     this.systems.push(system);
-    this.systems.sort((a, b) => (a.identifier_name < b.identifier_name ? -1 : a.identifier_name > b.identifier_name ? 1 : 0));
+    this.systems.sort((a, b) =>
+      a.identifier_name < b.identifier_name ? -1 : a.identifier_name > b.identifier_name ? 1 : 0,
+    );
     return system;
   }
 
@@ -456,7 +462,10 @@ export class FakeMass {
     }
     const send = () => {
       if (res.destroyed) return;
-      res.writeHead(answer.status, { 'Content-Type': answer.contentType, 'Content-Length': Buffer.byteLength(answer.body) });
+      res.writeHead(answer.status, {
+        'Content-Type': answer.contentType,
+        'Content-Length': Buffer.byteLength(answer.body),
+      });
       res.end(answer.body);
     };
     if (this.latencyMs <= 0) {
@@ -464,10 +473,13 @@ export class FakeMass {
       return;
     }
     // The latency is the server's whole time for the request: building the answer is part of it.
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      send();
-    }, Math.max(0, this.latencyMs - (performance.now() - arrived)));
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(timer);
+        send();
+      },
+      Math.max(0, this.latencyMs - (performance.now() - arrived)),
+    );
     this.timers.add(timer);
   }
 
@@ -498,8 +510,10 @@ export class FakeMass {
     fault: Exclude<FakeFault, { kind: 'refuse' }> | null,
   ): HttpAnswer {
     if (fault?.kind === 'status') {
-      const body = fault.body ?? (fault.code >= 500 ? SERVER_ERROR_HTML : htmlPage(fault.code, 'Error', 'Injected fault.'));
-      const contentType = fault.contentType ?? (fault.body === undefined ? 'text/html; charset=utf-8' : 'application/json');
+      const body =
+        fault.body ?? (fault.code >= 500 ? SERVER_ERROR_HTML : htmlPage(fault.code, 'Error', 'Injected fault.'));
+      const contentType =
+        fault.contentType ?? (fault.body === undefined ? 'text/html; charset=utf-8' : 'application/json');
       return new HttpAnswer(fault.code, body, contentType);
     }
     if (fault?.kind === 'forbidden') return new HttpAnswer(403, FORBIDDEN_BODY);
@@ -508,7 +522,12 @@ export class FakeMass {
     const route = this.route(url, base);
     if (route === null) return HttpAnswer.notFound();
     if (!authOk) return new HttpAnswer(403, FORBIDDEN_BODY);
-    if (req.method !== 'GET') return new HttpAnswer(405, htmlPage(405, 'Method Not Allowed', 'The method is not allowed for the requested URL.'), 'text/html; charset=utf-8');
+    if (req.method !== 'GET')
+      return new HttpAnswer(
+        405,
+        htmlPage(405, 'Method Not Allowed', 'The method is not allowed for the requested URL.'),
+        'text/html; charset=utf-8',
+      );
     const list = route(url.searchParams);
     if (list === null) return HttpAnswer.notFound();
     if (list instanceof HttpAnswer) return list;
@@ -534,17 +553,21 @@ export class FakeMass {
         const systems = this.systems.filter((s) => name === null || s.identifier_name === name);
         return {
           collection: 'analysis_system',
-          seq: concatSeq(systems, () => 1, (s) => ({
-            id: s.id,
-            identifier_name: s.identifier_name,
-            verbose_name: s.verbose_name,
-            information_text: null,
-            tag_filter_expression: '',
-            time_schedule: [0],
-            number_retries: 0,
-            minutes_before_retry: 0,
-            url: systemUrl(s.identifier_name),
-          })),
+          seq: concatSeq(
+            systems,
+            () => 1,
+            (s) => ({
+              id: s.id,
+              identifier_name: s.identifier_name,
+              verbose_name: s.verbose_name,
+              information_text: null,
+              tag_filter_expression: '',
+              time_schedule: [0],
+              number_retries: 0,
+              minutes_before_retry: 0,
+              url: systemUrl(s.identifier_name),
+            }),
+          ),
         };
       };
     }
@@ -565,20 +588,24 @@ export class FakeMass {
           .reverse(); // newest first
         return {
           collection: 'analysis_request',
-          seq: concatSeq(groups, (g) => g.count, (g, offset) => {
-            const id = `5a5cb6d4${hex(g.firstSeq + offset, 16)}`;
-            return {
-              id,
-              analysis_system: systemUrl(g.system),
-              sample: `${base}sample/5a5cb6d3${hex(g.firstSeq + offset, 16)}/`,
-              analysis_requested: massTime(g.requestedAt),
-              ...(g.scheduleAfter === null ? {} : { schedule_after: massTime(g.scheduleAfter) }),
-              priority: 0,
-              parameters: {},
-              num_retry: 0,
-              url: `${base}analysis_request/${id}/`,
-            };
-          }),
+          seq: concatSeq(
+            groups,
+            (g) => g.count,
+            (g, offset) => {
+              const id = `5a5cb6d4${hex(g.firstSeq + offset, 16)}`;
+              return {
+                id,
+                analysis_system: systemUrl(g.system),
+                sample: `${base}sample/5a5cb6d3${hex(g.firstSeq + offset, 16)}/`,
+                analysis_requested: massTime(g.requestedAt),
+                ...(g.scheduleAfter === null ? {} : { schedule_after: massTime(g.scheduleAfter) }),
+                priority: 0,
+                parameters: {},
+                num_retry: 0,
+                url: `${base}analysis_request/${id}/`,
+              };
+            },
+          ),
         };
       };
     }
@@ -589,7 +616,11 @@ export class FakeMass {
         const instances = this.instances.filter((i) => ofSystem(i.system));
         return {
           collection: 'analysis_system_instance',
-          seq: concatSeq(instances, () => 1, (i) => this.instanceItem(i, systemUrl(i.system), instanceUrl(i))),
+          seq: concatSeq(
+            instances,
+            () => 1,
+            (i) => this.instanceItem(i, systemUrl(i.system), instanceUrl(i)),
+          ),
         };
       };
     }
@@ -607,9 +638,13 @@ export class FakeMass {
     if (heartbeat) {
       return () => {
         const instance = this.instances.find((i) => i.uuid === heartbeat[1]);
-        if (!instance) return HttpAnswer.json({ error: 'No analysis system instance with the specified uuid found.' }, 404);
+        if (!instance)
+          return HttpAnswer.json({ error: 'No analysis system instance with the specified uuid found.' }, 404);
         instance.lastSeen = this.clock();
-        return { collection: `analysis_system_instance/${instance.uuid}/scheduled_analyses`, seq: this.scheduledSeq([instance], base) };
+        return {
+          collection: `analysis_system_instance/${instance.uuid}/scheduled_analyses`,
+          seq: this.scheduledSeq([instance], base),
+        };
       };
     }
     return null;
@@ -622,26 +657,31 @@ export class FakeMass {
       uuid: i.uuid,
       last_seen: i.lastSeen === null ? null : massTime(i.lastSeen),
     };
-    if (this.instanceFields.isOnline) item['is_online'] = i.lastSeen !== null && this.clock() - i.lastSeen < ONLINE_WINDOW_MS;
+    if (this.instanceFields.isOnline)
+      item['is_online'] = i.lastSeen !== null && this.clock() - i.lastSeen < ONLINE_WINDOW_MS;
     if (this.instanceFields.scheduledCount) item['scheduled_analyses_count'] = i.scheduled;
     item['url'] = url;
     return item;
   }
 
   private scheduledSeq(instances: FakeInstance[], base: string): Seq {
-    return concatSeq(instances, (i) => i.scheduled, (i, offset) => {
-      const id = `5a5cb6f2${i.id.slice(-8)}${hex(offset, 8)}`;
-      return {
-        id,
-        analysis_system_instance: `${base}analysis_system_instance/${i.uuid}/`,
-        sample: `${base}sample/5a5cb6d3${i.id.slice(-8)}${hex(offset, 8)}/`,
-        analysis_scheduled: massTime(this.clock()),
-        priority: 0,
-        parameters: {},
-        num_retry: 0,
-        url: `${base}scheduled_analysis/${id}/`,
-      };
-    });
+    return concatSeq(
+      instances,
+      (i) => i.scheduled,
+      (i, offset) => {
+        const id = `5a5cb6f2${i.id.slice(-8)}${hex(offset, 8)}`;
+        return {
+          id,
+          analysis_system_instance: `${base}analysis_system_instance/${i.uuid}/`,
+          sample: `${base}sample/5a5cb6d3${i.id.slice(-8)}${hex(offset, 8)}/`,
+          analysis_scheduled: massTime(this.clock()),
+          priority: 0,
+          parameters: {},
+          num_retry: 0,
+          url: `${base}scheduled_analysis/${id}/`,
+        };
+      },
+    );
   }
 
   private listAnswer(
@@ -658,7 +698,8 @@ export class FakeMass {
     }
     const pageText = params.get('page') ?? '1';
     const perPageText = modern ? params.get('per_page') : null;
-    if (!/^-?\d+$/.test(pageText) || (perPageText !== null && !/^\d+$/.test(perPageText))) return HttpAnswer.serverError();
+    if (!/^-?\d+$/.test(pageText) || (perPageText !== null && !/^\d+$/.test(perPageText)))
+      return HttpAnswer.serverError();
     const perPage = perPageText === null ? this.perPage : Number(perPageText);
     if (perPage <= 0) return HttpAnswer.serverError();
     // A server that ignores `page` never reaches the end of the list.

@@ -12,19 +12,36 @@ const hasSystemdAnalyze = spawnSync('sh', ['-c', 'command -v systemd-analyze'], 
 
 describe('deployment files', () => {
   // Debian's systemd package brings systemd-analyze; .ci/run installs it, so CI never skips this.
-  test('systemd-analyze verify accepts deploy/mass-autoscaler.service', { skip: !hasSystemdAnalyze && !process.env.CI ? 'systemd-analyze is not installed' : false }, () => {
-    const r = spawnSync('systemd-analyze', ['verify', join(root, 'deploy', 'mass-autoscaler.service')], { encoding: 'utf8', cwd: tmpdir() });
-    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
-    assert.equal(r.stderr.trim(), '', r.stderr);
-  });
+  test(
+    'systemd-analyze verify accepts deploy/mass-autoscaler.service',
+    { skip: !hasSystemdAnalyze && !process.env.CI ? 'systemd-analyze is not installed' : false },
+    () => {
+      const r = spawnSync('systemd-analyze', ['verify', join(root, 'deploy', 'mass-autoscaler.service')], {
+        encoding: 'utf8',
+        cwd: tmpdir(),
+      });
+      assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+      assert.equal(r.stderr.trim(), '', r.stderr);
+    },
+  );
 
-  test('systemd-analyze verify would catch a broken unit (the check can fail)', { skip: !hasSystemdAnalyze && !process.env.CI ? 'systemd-analyze is not installed' : false }, () => {
-    const dir = mkdtempSync(join(tmpdir(), 'unit-'));
-    const broken = readFileSync(join(root, 'deploy', 'mass-autoscaler.service'), 'utf8').replace('ExecStart=/usr/bin/node', 'ExecStart=/usr/bin/no-such-node');
-    writeFileSync(join(dir, 'mass-autoscaler.service'), broken);
-    const r = spawnSync('systemd-analyze', ['verify', join(dir, 'mass-autoscaler.service')], { encoding: 'utf8', cwd: dir });
-    assert.notEqual(r.status, 0);
-  });
+  test(
+    'systemd-analyze verify would catch a broken unit (the check can fail)',
+    { skip: !hasSystemdAnalyze && !process.env.CI ? 'systemd-analyze is not installed' : false },
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'unit-'));
+      const broken = readFileSync(join(root, 'deploy', 'mass-autoscaler.service'), 'utf8').replace(
+        'ExecStart=/usr/bin/node',
+        'ExecStart=/usr/bin/no-such-node',
+      );
+      writeFileSync(join(dir, 'mass-autoscaler.service'), broken);
+      const r = spawnSync('systemd-analyze', ['verify', join(dir, 'mass-autoscaler.service')], {
+        encoding: 'utf8',
+        cwd: dir,
+      });
+      assert.notEqual(r.status, 0);
+    },
+  );
 
   test('compose.example.yml carries every com.mass.* label, each with a comment, and a stop_grace_period', () => {
     const text = readFileSync(join(root, 'compose.example.yml'), 'utf8');

@@ -34,6 +34,8 @@ function named(suffix: string): string {
   return `${prefix}-${suffix}`;
 }
 
+// The whole Engine spec is compared as the Engine sends it; its shape is dockerode's, not ours.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function inspectService(idOrName: string): Promise<{ ID: string; Version: { Index: number }; Spec: any }> {
   return docker.getService(idOrName).inspect();
 }
@@ -67,14 +69,18 @@ describe('listManaged', () => {
     const replicated = await createTestService(docker, {
       name: named('list-rep'),
       replicas: 0,
-      labels: { 'com.mass.anal_system': 'sys-a', 'com.mass.max_inst': '4', 'team': 'x' },
+      labels: { 'com.mass.anal_system': 'sys-a', 'com.mass.max_inst': '4', team: 'x' },
     });
     const global = await createTestService(docker, {
       name: named('list-glob'),
       global: true,
       labels: { 'com.mass.anal_system': 'sys-g' },
     });
-    const unlabelled = await createTestService(docker, { name: named('list-plain'), replicas: 0, labels: { team: 'x' } });
+    const unlabelled = await createTestService(docker, {
+      name: named('list-plain'),
+      replicas: 0,
+      labels: { team: 'x' },
+    });
 
     // Other test files may run services on the same swarm: look at ours only.
     const ours = (await swarm.listManaged()).filter((s) => s.name.startsWith(prefix));
@@ -84,7 +90,7 @@ describe('listManaged', () => {
     assert.deepEqual(byName.get(replicated.name), {
       id: replicated.id,
       name: replicated.name,
-      labels: { 'com.mass.anal_system': 'sys-a', 'com.mass.max_inst': '4', 'team': 'x' },
+      labels: { 'com.mass.anal_system': 'sys-a', 'com.mass.max_inst': '4', team: 'x' },
       replicas: 0,
       version: rep.Version.Index,
     } satisfies ManagedService);
@@ -108,7 +114,7 @@ describe('scale', () => {
     const svc = await createTestService(docker, {
       name: named('keep'),
       replicas: 1,
-      labels: { 'com.mass.anal_system': 'sys-keep', 'com.mass.min_inst': '1', 'owner': 'ops' },
+      labels: { 'com.mass.anal_system': 'sys-keep', 'com.mass.min_inst': '1', owner: 'ops' },
       containerLabels: { 'com.example.role': 'worker' },
       env: ['MASS_URL=http://mass.example/api/', 'API_KEY=not-a-real-secret'],
       limits: { memoryBytes: 64 * 1024 * 1024, nanoCpus: 250_000_000 },
@@ -126,9 +132,15 @@ describe('scale', () => {
     // The fields the brief names, spelled out so a failure points at the one lost.
     assert.equal(after.Spec.TaskTemplate.ContainerSpec.Image, TEST_IMAGE);
     assert.equal(after.Spec.TaskTemplate.ContainerSpec.StopGracePeriod, 1_000_000_000);
-    assert.deepEqual(after.Spec.TaskTemplate.ContainerSpec.Env, ['MASS_URL=http://mass.example/api/', 'API_KEY=not-a-real-secret']);
+    assert.deepEqual(after.Spec.TaskTemplate.ContainerSpec.Env, [
+      'MASS_URL=http://mass.example/api/',
+      'API_KEY=not-a-real-secret',
+    ]);
     assert.deepEqual(after.Spec.TaskTemplate.ContainerSpec.Labels, { 'com.example.role': 'worker' });
-    assert.deepEqual(after.Spec.TaskTemplate.Resources.Limits, { MemoryBytes: 64 * 1024 * 1024, NanoCPUs: 250_000_000 });
+    assert.deepEqual(after.Spec.TaskTemplate.Resources.Limits, {
+      MemoryBytes: 64 * 1024 * 1024,
+      NanoCPUs: 250_000_000,
+    });
     assert.equal(after.Spec.Labels.owner, 'ops');
     // The spec sent back is one the Engine can run.
     await waitFor('2 running tasks of the scaled service', async () => {
@@ -139,7 +151,11 @@ describe('scale', () => {
   });
 
   test('scales to zero and back up', async () => {
-    const svc = await createTestService(docker, { name: named('zero'), replicas: 1, labels: { 'com.mass.anal_system': 's' } });
+    const svc = await createTestService(docker, {
+      name: named('zero'),
+      replicas: 1,
+      labels: { 'com.mass.anal_system': 's' },
+    });
     const swarm = new DockerSwarm(docker);
 
     assert.deepEqual(await swarm.scale(svc.id, 0), { kind: 'updated', from: 1, to: 0, attempts: 1 });
@@ -149,7 +165,11 @@ describe('scale', () => {
   });
 
   test('the same count is unchanged and sends no update', async () => {
-    const svc = await createTestService(docker, { name: named('same'), replicas: 2, labels: { 'com.mass.anal_system': 's' } });
+    const svc = await createTestService(docker, {
+      name: named('same'),
+      replicas: 2,
+      labels: { 'com.mass.anal_system': 's' },
+    });
     const before = await inspectService(svc.id);
 
     const outcome = await new DockerSwarm(docker).scale(svc.id, 2);
@@ -160,7 +180,11 @@ describe('scale', () => {
   });
 
   test('a global-mode service is left alone', async () => {
-    const svc = await createTestService(docker, { name: named('glob'), global: true, labels: { 'com.mass.anal_system': 's' } });
+    const svc = await createTestService(docker, {
+      name: named('glob'),
+      global: true,
+      labels: { 'com.mass.anal_system': 's' },
+    });
     const before = await inspectService(svc.id);
 
     const outcome = await new DockerSwarm(docker).scale(svc.id, 3);
@@ -172,7 +196,12 @@ describe('scale', () => {
   });
 
   test('an update by another client between inspect and update survives, and ours is retried', async () => {
-    const svc = await createTestService(docker, { name: named('race'), replicas: 1, labels: { 'com.mass.anal_system': 's' }, env: ['A=1'] });
+    const svc = await createTestService(docker, {
+      name: named('race'),
+      replicas: 1,
+      labels: { 'com.mass.anal_system': 's' },
+      env: ['A=1'],
+    });
     let interleaved = 0;
     const swarm = new DockerSwarm(docker, {
       hooks: {
@@ -192,7 +221,11 @@ describe('scale', () => {
   });
 
   test('gives up with a conflict when every attempt is out of sequence', async () => {
-    const svc = await createTestService(docker, { name: named('conflict'), replicas: 1, labels: { 'com.mass.anal_system': 's' } });
+    const svc = await createTestService(docker, {
+      name: named('conflict'),
+      replicas: 1,
+      labels: { 'com.mass.anal_system': 's' },
+    });
     let interleaved = 0;
     const swarm = new DockerSwarm(docker, {
       maxUpdateAttempts: 2,
@@ -208,7 +241,11 @@ describe('scale', () => {
   });
 
   test('a service removed between inspect and update is gone, not an error', async () => {
-    const svc = await createTestService(docker, { name: named('removed'), replicas: 1, labels: { 'com.mass.anal_system': 's' } });
+    const svc = await createTestService(docker, {
+      name: named('removed'),
+      replicas: 1,
+      labels: { 'com.mass.anal_system': 's' },
+    });
     const swarm = new DockerSwarm(docker, {
       hooks: { afterInspect: async (id) => void (await docker.getService(id).remove()) },
     });
@@ -273,14 +310,25 @@ describe('createDocker', () => {
   function connection(docker: Docker): Record<string, unknown> {
     const m = (docker as unknown as { modem: Record<string, unknown> }).modem;
     const text = (v: unknown) => (v === undefined ? undefined : String(v));
-    return { socketPath: m.socketPath, host: m.host, port: text(m.port), protocol: m.protocol, ca: text(m.ca), cert: text(m.cert), key: text(m.key) };
+    return {
+      socketPath: m.socketPath,
+      host: m.host,
+      port: text(m.port),
+      protocol: m.protocol,
+      ca: text(m.ca),
+      cert: text(m.cert),
+      key: text(m.key),
+    };
   }
   const noTls = { ca: undefined, cert: undefined, key: undefined };
 
   test('maps DOCKER_HOST-style values, ignoring a conflicting DOCKER_HOST in the environment', (t) => {
     const saved = { host: process.env.DOCKER_HOST, tls: process.env.DOCKER_TLS_VERIFY };
     t.after(() => {
-      for (const [key, value] of [['DOCKER_HOST', saved.host], ['DOCKER_TLS_VERIFY', saved.tls]] as const) {
+      for (const [key, value] of [
+        ['DOCKER_HOST', saved.host],
+        ['DOCKER_TLS_VERIFY', saved.tls],
+      ] as const) {
         if (value === undefined) delete process.env[key];
         else process.env[key] = value;
       }
@@ -295,16 +343,34 @@ describe('createDocker', () => {
     const cases: { host?: string; tlsVerify?: boolean; certPath?: string; want: Record<string, unknown> }[] = [
       // empty: the local socket
       { want: { socketPath: '/var/run/docker.sock', host: undefined, port: undefined, protocol: 'http', ...noTls } },
-      { host: '', want: { socketPath: '/var/run/docker.sock', host: undefined, port: undefined, protocol: 'http', ...noTls } },
-      { host: 'unix:///run/other.sock', want: { socketPath: '/run/other.sock', host: undefined, port: undefined, protocol: 'http', ...noTls } },
+      {
+        host: '',
+        want: { socketPath: '/var/run/docker.sock', host: undefined, port: undefined, protocol: 'http', ...noTls },
+      },
+      {
+        host: 'unix:///run/other.sock',
+        want: { socketPath: '/run/other.sock', host: undefined, port: undefined, protocol: 'http', ...noTls },
+      },
       // tcp without TLS: plain http, no files read
-      { host: 'tcp://10.0.0.5:2375', certPath: dir, want: { socketPath: undefined, host: '10.0.0.5', port: '2375', protocol: 'http', ...noTls } },
+      {
+        host: 'tcp://10.0.0.5:2375',
+        certPath: dir,
+        want: { socketPath: undefined, host: '10.0.0.5', port: '2375', protocol: 'http', ...noTls },
+      },
       // tcp with TLS: https and the three files from certPath
       {
         host: 'tcp://10.0.0.5:2376',
         tlsVerify: true,
         certPath: dir,
-        want: { socketPath: undefined, host: '10.0.0.5', port: '2376', protocol: 'https', ca: 'ca.pem content', cert: 'cert.pem content', key: 'key.pem content' },
+        want: {
+          socketPath: undefined,
+          host: '10.0.0.5',
+          port: '2376',
+          protocol: 'https',
+          ca: 'ca.pem content',
+          cert: 'cert.pem content',
+          key: 'key.pem content',
+        },
       },
     ];
     for (const { want, ...opts } of cases) {

@@ -8,13 +8,17 @@ import { createDocker } from '../../src/swarm/docker-swarm';
 
 export const TEST_IMAGE = 'mass-autoscaler-test:busybox';
 
-const SETUP_HINT = 'Run `bash scripts/setup-docker.sh` (it starts dockerd, initialises a single-node swarm and builds the image).';
+const SETUP_HINT =
+  'Run `bash scripts/setup-docker.sh` (it starts dockerd, initialises a single-node swarm and builds the image).';
 
 /** The local Engine (or DOCKER_HOST), checked to be a swarm manager with TEST_IMAGE present. */
 export async function requireDocker(): Promise<Docker> {
   const docker = createDocker({
     host: process.env.DOCKER_HOST,
-    tlsVerify: process.env.DOCKER_TLS_VERIFY !== undefined && process.env.DOCKER_TLS_VERIFY !== '' && process.env.DOCKER_TLS_VERIFY !== '0',
+    tlsVerify:
+      process.env.DOCKER_TLS_VERIFY !== undefined &&
+      process.env.DOCKER_TLS_VERIFY !== '' &&
+      process.env.DOCKER_TLS_VERIFY !== '0',
     certPath: process.env.DOCKER_CERT_PATH,
   });
   let info: { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean } };
@@ -38,7 +42,11 @@ export async function requireDocker(): Promise<Docker> {
 
 /** A service-name prefix unique to one test file and run: `mat-<tag>-<random>`. */
 export function uniquePrefix(tag: string): string {
-  const clean = tag.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 20);
+  const clean = tag
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 20);
   return `mat-${clean || 'test'}-${randomBytes(3).toString('hex')}`;
 }
 
@@ -111,7 +119,7 @@ export async function waitFor<T>(
   timeoutMs = 30_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let last: unknown = undefined;
+  let last: unknown;
   for (;;) {
     try {
       const value = await fn();
@@ -136,7 +144,11 @@ export async function desiredReplicas(docker: Docker, nameOrId: string): Promise
 }
 
 /** Sets (or, with undefined, removes) service labels as another client would, keeping the rest. */
-export async function setServiceLabels(docker: Docker, nameOrId: string, changes: Record<string, string | undefined>): Promise<void> {
+export async function setServiceLabels(
+  docker: Docker,
+  nameOrId: string,
+  changes: Record<string, string | undefined>,
+): Promise<void> {
   const service = docker.getService(nameOrId);
   const info = (await service.inspect()) as { Version: { Index: number }; Spec: { Labels?: Record<string, string> } };
   const labels = { ...(info.Spec.Labels ?? {}) };

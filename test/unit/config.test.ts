@@ -14,14 +14,24 @@ describe('config', () => {
     assert.equal(c.dryRun, false);
     assert.deepEqual(c.metrics, { host: '127.0.0.1', port: 9464 });
     assert.deepEqual(c.defaults, {
-      minInst: 3, maxInst: 15, startDemand: 3, technique: 'exponential moving average', window: 15, weight: 0.3,
-      minScheduleInterval: 10, maxScheduleInterval: 30, demandDeltaThreshold: 0.3, requestsPerInstance: 1,
-      scaleDownDelay: 120, autoscale: true,
+      minInst: 3,
+      maxInst: 15,
+      startDemand: 3,
+      technique: 'exponential moving average',
+      window: 15,
+      weight: 0.3,
+      minScheduleInterval: 10,
+      maxScheduleInterval: 30,
+      demandDeltaThreshold: 0.3,
+      requestsPerInstance: 1,
+      scaleDownDelay: 120,
+      autoscale: true,
     });
   });
 
   test('every option has a one-line explanation', () => {
-    for (const [name, option] of Object.entries(OPTIONS)) assert.ok(option.help.length > 10 && !option.help.includes('\n'), name);
+    for (const [name, option] of Object.entries(OPTIONS))
+      assert.ok(option.help.length > 10 && !option.help.includes('\n'), name);
   });
 
   test('missing API_KEY is named', () => {
@@ -38,7 +48,10 @@ describe('config', () => {
 
   const bad: { env: Record<string, string>; named: RegExp }[] = [
     { env: { MASS_SERVER_ADDRESS: 'ftp://x/api/' }, named: /^MASS_SERVER_ADDRESS="ftp:\/\/x\/api\/" must be an http/ },
-    { env: { MASS_SERVER_ADDRESS: 'http://user:pw@x/api/' }, named: /^MASS_SERVER_ADDRESS=.* must not carry a user name/ },
+    {
+      env: { MASS_SERVER_ADDRESS: 'http://user:pw@x/api/' },
+      named: /^MASS_SERVER_ADDRESS=.* must not carry a user name/,
+    },
     { env: { LOG_LEVEL: 'loud' }, named: /^LOG_LEVEL="loud" must be one of/ },
     { env: { DRY_RUN: 'perhaps' }, named: /^DRY_RUN="perhaps" must be true or false/ },
     { env: { METRICS_PORT: '70000' }, named: /^METRICS_PORT="70000" must be at most 65535/ },
@@ -52,10 +65,16 @@ describe('config', () => {
     { env: { DEFAULT_MIN_INST: '20' }, named: /min_inst must not be greater than max_inst/ },
   ];
   for (const c of bad) {
-    test(`${Object.entries(c.env).map(([k, v]) => `${k}=${v}`).join(' ')} is rejected, naming the variable`, () => {
+    test(`${Object.entries(c.env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')} is rejected, naming the variable`, () => {
       const result = loadConfig({ ...base, ...c.env });
       assert.equal(result.ok, false);
-      if (!result.ok) assert.ok(result.problems.some((p) => c.named.test(p)), result.problems.join('\n'));
+      if (!result.ok)
+        assert.ok(
+          result.problems.some((p) => c.named.test(p)),
+          result.problems.join('\n'),
+        );
     });
   }
 

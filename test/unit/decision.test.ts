@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { decide, demandMoved, initialState, nextEvaluation, targetReplicas, type ServiceState } from '../../src/core/decision';
+import {
+  decide,
+  demandMoved,
+  initialState,
+  nextEvaluation,
+  targetReplicas,
+  type ServiceState,
+} from '../../src/core/decision';
 import { backoffDelay } from '../../src/core/backoff';
 import { policy } from '../fakes/policy';
 
@@ -12,9 +19,21 @@ describe('targetReplicas: ceil(smoothed / requests_per_instance − 0.1), clampe
     { why: 'just past the slack rounds up', smoothed: 7.15, raw: 7, want: 8 },
     { why: 'below min_inst is raised to min_inst', smoothed: 1, raw: 1, want: 3 },
     { why: 'above max_inst is capped at max_inst', smoothed: 40, raw: 40, want: 15 },
-    { why: 'requests_per_instance divides demand', smoothed: 10, raw: 10, over: { requestsPerInstance: 4, minInst: 0 }, want: 3 },
+    {
+      why: 'requests_per_instance divides demand',
+      smoothed: 10,
+      raw: 10,
+      over: { requestsPerInstance: 4, minInst: 0 },
+      want: 3,
+    },
     { why: 'min_inst 0 and no demand: zero replicas', smoothed: 0.05, raw: 0, over: { minInst: 0 }, want: 0 },
-    { why: 'min_inst 0 and due demand: at least one replica even while smoothed is tiny', smoothed: 0.05, raw: 2, over: { minInst: 0 }, want: 1 },
+    {
+      why: 'min_inst 0 and due demand: at least one replica even while smoothed is tiny',
+      smoothed: 0.05,
+      raw: 2,
+      over: { minInst: 0 },
+      want: 1,
+    },
     { why: 'min_inst 0, smoothed large: formula wins', smoothed: 5, raw: 2, over: { minInst: 0 }, want: 5 },
   ];
   for (const c of cases) {
@@ -29,7 +48,12 @@ describe('initialState', () => {
     { why: 'requests_per_instance scales the replica term', start: 3, replicas: 4, rpi: 2.5, want: 10 },
   ];
   for (const c of cases) {
-    test(c.why, () => assert.equal(initialState(policy({ startDemand: c.start, requestsPerInstance: c.rpi }), c.replicas, 0).smoothed, c.want));
+    test(c.why, () =>
+      assert.equal(
+        initialState(policy({ startDemand: c.start, requestsPerInstance: c.rpi }), c.replicas, 0).smoothed,
+        c.want,
+      ),
+    );
   }
 
   test('a restart does not shrink a service whose replicas match its demand', () => {
@@ -74,8 +98,14 @@ describe('decide: up at once, down only after the stabilization window', () => {
       ],
       8,
     );
-    assert.deepEqual(out.map((o) => o.replicas), [8, 8, 8, 8]);
-    assert.deepEqual(out.map((o) => o.action), ['none', 'hold', 'hold', 'none']);
+    assert.deepEqual(
+      out.map((o) => o.replicas),
+      [8, 8, 8, 8],
+    );
+    assert.deepEqual(
+      out.map((o) => o.action),
+      ['none', 'hold', 'hold', 'none'],
+    );
   });
 
   test('a lower target that holds for the whole window scales down to the highest target in it', () => {
@@ -89,7 +119,10 @@ describe('decide: up at once, down only after the stabilization window', () => {
       ],
       8,
     );
-    assert.deepEqual(out.map((o) => o.replicas), [8, 8, 8, 5, 2]);
+    assert.deepEqual(
+      out.map((o) => o.replicas),
+      [8, 8, 8, 5, 2],
+    );
     assert.equal(out[3]?.action, 'down');
     assert.match(out[3]!.reason, /^scale down: demand 2\.0 held below 8 replicas for 120s$/);
   });
@@ -186,6 +219,7 @@ describe('backoffDelay', () => {
     { failures: 50, random: 0.5, want: 22_500 },
   ];
   for (const c of cases) {
-    test(`failure ${c.failures}, jitter ${c.random} → ${c.want} ms`, () => assert.equal(backoffDelay(c.failures, 10_000, 30_000, c.random), c.want));
+    test(`failure ${c.failures}, jitter ${c.random} → ${c.want} ms`, () =>
+      assert.equal(backoffDelay(c.failures, 10_000, 30_000, c.random), c.want));
   }
 });

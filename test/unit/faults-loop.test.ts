@@ -8,7 +8,6 @@ import { LABEL_NAMES, SYSTEM_LABEL } from '../../src/labels';
 import type { MassErrorKind, SystemReading } from '../../src/types';
 import { FakeDemand, followingLabels, loopUnderTest, ManualClock } from '../fakes/in-memory';
 
-
 /** FakeDemand that remembers when (virtual time) each system was asked for. */
 class TimedDemand extends FakeDemand {
   readonly asked: { at: number; systems: string[] }[] = [];
@@ -31,7 +30,10 @@ function setup(opts: { retryMaxDelayMs?: number; discoveryIntervalMs?: number; r
 
 const labels = followingLabels;
 
-const failure = (kind: MassErrorKind, message = `injected ${kind}`): SystemReading => ({ ok: false, error: { kind, message } });
+const failure = (kind: MassErrorKind, message = `injected ${kind}`): SystemReading => ({
+  ok: false,
+  error: { kind, message },
+});
 
 const gaps = (times: number[]) => times.slice(1).map((t, i) => t - times[i]!);
 
@@ -40,8 +42,19 @@ describe('retry backoff while MASS fails', () => {
     // Jitter values handed out in order; only a failed evaluation draws one.
     const jitter = [0, 0.99, 0.5, 0.25, 0.75, 0, 0.99, 0.5, 0.1, 0.9];
     let drawn = 0;
-    const { clock, mass, swarm, runFor } = setup({ retryMaxDelayMs: 20_000, random: () => jitter[drawn++ % jitter.length]! });
-    const s = swarm.add('a', labels('sa', { 'com.mass.min_inst': '0', 'com.mass.scale_down_delay': '0', 'com.mass.min_schedule_interval': '2' }), 4);
+    const { clock, mass, swarm, runFor } = setup({
+      retryMaxDelayMs: 20_000,
+      random: () => jitter[drawn++ % jitter.length]!,
+    });
+    const s = swarm.add(
+      'a',
+      labels('sa', {
+        'com.mass.min_inst': '0',
+        'com.mass.scale_down_delay': '0',
+        'com.mass.min_schedule_interval': '2',
+      }),
+      4,
+    );
     mass.demand.set('sa', 4);
     await runFor(1);
     const failedFrom = clock.now();
@@ -65,7 +78,10 @@ describe('retry backoff while MASS fails', () => {
     ];
     const waits = gaps(mass.timesOf('sa', failedFrom));
     assert.deepEqual(waits.slice(0, expected.length), expected);
-    assert.ok(waits.every((w) => w <= 20_000), `every wait within RETRY_MAX_DELAY: ${waits.join(', ')}`);
+    assert.ok(
+      waits.every((w) => w <= 20_000),
+      `every wait within RETRY_MAX_DELAY: ${waits.join(', ')}`,
+    );
     assert.ok(new Set(waits.slice(4)).size > 1, 'capped waits still carry jitter');
 
     // MASS answers again: the service follows the demand, and the next outage starts from the base step.
@@ -92,7 +108,10 @@ describe('retry backoff while MASS fails', () => {
     await runFor(120);
     const waits = gaps(mass.timesOf('sa', from));
     assert.ok(waits.length >= 15, `retried ${waits.length} times`);
-    assert.ok(waits.every((w) => w <= 3000 && w >= 1500), waits.join(', '));
+    assert.ok(
+      waits.every((w) => w <= 3000 && w >= 1500),
+      waits.join(', '),
+    );
   });
 
   test('services failing together do not retry in lockstep (jitter is drawn per service)', async () => {
@@ -109,12 +128,19 @@ describe('retry backoff while MASS fails', () => {
     const a = mass.timesOf('sa', from).slice(1);
     const b = mass.timesOf('sb', from).slice(1);
     assert.ok(a.length >= 3 && b.length >= 3);
-    assert.ok(a.every((t) => !b.includes(t)), `a retried at ${a.join(',')}, b at ${b.join(',')}`);
+    assert.ok(
+      a.every((t) => !b.includes(t)),
+      `a retried at ${a.join(',')}, b at ${b.join(',')}`,
+    );
   });
 
   test('Docker failing: listing backs off with jitter up to RETRY_MAX_DELAY, and the MASS schedule is not run meanwhile', async () => {
     let n = 0;
-    const { clock, mass, swarm, runFor, log } = setup({ retryMaxDelayMs: 8000, discoveryIntervalMs: 1000, random: () => [0.2, 0.8][n++ % 2]! });
+    const { clock, mass, swarm, runFor, log } = setup({
+      retryMaxDelayMs: 8000,
+      discoveryIntervalMs: 1000,
+      random: () => [0.2, 0.8][n++ % 2]!,
+    });
     const s = swarm.add('a', labels('sa', { 'com.mass.min_inst': '0', 'com.mass.scale_down_delay': '0' }), 4);
     mass.demand.set('sa', 4);
     await runFor(1);
@@ -131,7 +157,10 @@ describe('retry backoff while MASS fails', () => {
     const waits = gaps(listed);
     // step 1 s doubling to the 8 s cap; the wait is step/2 + step/2 × jitter
     assert.deepEqual(waits.slice(0, 5), [600, 1800, 2400, 7200, 4800]);
-    assert.ok(waits.every((w) => w <= 8000), waits.join(', '));
+    assert.ok(
+      waits.every((w) => w <= 8000),
+      waits.join(', '),
+    );
     assert.equal(mass.asked.length, asked, 'no MASS reading is acted on while the services cannot be listed');
     assert.equal(s.replicas, 4);
     assert.equal(log.messages().filter((m) => m.startsWith('Docker: cannot list services')).length, 1);
@@ -141,13 +170,65 @@ describe('retry backoff while MASS fails', () => {
 describe('a restart never shrinks a service', () => {
   // A fresh Reconciler is what a restarted daemon is: no memory, the service as Docker shows it.
   const rows: { name: string; extra: Record<string, string>; replicas: number; demand: number }[] = [
-    { name: 'EMA, default bounds and start demand', extra: { 'com.mass.calculation_technique': 'exponential moving average' }, replicas: 5, demand: 5 },
-    { name: 'EMA with min_inst 0 and start_demand 0', extra: { 'com.mass.calculation_technique': 'exponential moving average', 'com.mass.min_inst': '0', 'com.mass.start_demand': '0' }, replicas: 2, demand: 2 },
-    { name: 'EMA with min_inst 0 at zero replicas and no demand', extra: { 'com.mass.calculation_technique': 'exponential moving average', 'com.mass.min_inst': '0', 'com.mass.start_demand': '0' }, replicas: 0, demand: 0 },
-    { name: 'EMA with a low weight, scale_down_delay 0', extra: { 'com.mass.calculation_technique': 'exponential moving average', 'com.mass.e_m_a_weighting': '0.05', 'com.mass.min_inst': '0', 'com.mass.scale_down_delay': '0' }, replicas: 7, demand: 7 },
-    { name: 'moving average over 10 readings, min_inst 0', extra: { 'com.mass.m_a_sensitivity': '10', 'com.mass.min_inst': '0', 'com.mass.scale_down_delay': '0' }, replicas: 4, demand: 4 },
-    { name: 'two analyses per replica', extra: { 'com.mass.calculation_technique': 'exponential moving average', 'com.mass.requests_per_instance': '2', 'com.mass.min_inst': '0' }, replicas: 3, demand: 6 },
-    { name: 'half an analysis per replica', extra: { 'com.mass.requests_per_instance': '0.5', 'com.mass.min_inst': '0', 'com.mass.scale_down_delay': '0' }, replicas: 4, demand: 2 },
+    {
+      name: 'EMA, default bounds and start demand',
+      extra: { 'com.mass.calculation_technique': 'exponential moving average' },
+      replicas: 5,
+      demand: 5,
+    },
+    {
+      name: 'EMA with min_inst 0 and start_demand 0',
+      extra: {
+        'com.mass.calculation_technique': 'exponential moving average',
+        'com.mass.min_inst': '0',
+        'com.mass.start_demand': '0',
+      },
+      replicas: 2,
+      demand: 2,
+    },
+    {
+      name: 'EMA with min_inst 0 at zero replicas and no demand',
+      extra: {
+        'com.mass.calculation_technique': 'exponential moving average',
+        'com.mass.min_inst': '0',
+        'com.mass.start_demand': '0',
+      },
+      replicas: 0,
+      demand: 0,
+    },
+    {
+      name: 'EMA with a low weight, scale_down_delay 0',
+      extra: {
+        'com.mass.calculation_technique': 'exponential moving average',
+        'com.mass.e_m_a_weighting': '0.05',
+        'com.mass.min_inst': '0',
+        'com.mass.scale_down_delay': '0',
+      },
+      replicas: 7,
+      demand: 7,
+    },
+    {
+      name: 'moving average over 10 readings, min_inst 0',
+      extra: { 'com.mass.m_a_sensitivity': '10', 'com.mass.min_inst': '0', 'com.mass.scale_down_delay': '0' },
+      replicas: 4,
+      demand: 4,
+    },
+    {
+      name: 'two analyses per replica',
+      extra: {
+        'com.mass.calculation_technique': 'exponential moving average',
+        'com.mass.requests_per_instance': '2',
+        'com.mass.min_inst': '0',
+      },
+      replicas: 3,
+      demand: 6,
+    },
+    {
+      name: 'half an analysis per replica',
+      extra: { 'com.mass.requests_per_instance': '0.5', 'com.mass.min_inst': '0', 'com.mass.scale_down_delay': '0' },
+      replicas: 4,
+      demand: 2,
+    },
   ];
   for (const row of rows) {
     test(`replicas matching the demand are left alone: ${row.name}`, async () => {
@@ -155,30 +236,66 @@ describe('a restart never shrinks a service', () => {
       const s = swarm.add('a', labels('sa', row.extra), row.replicas);
       mass.demand.set('sa', row.demand);
       await runFor(600);
-      assert.deepEqual(swarm.scaleCalls, [], log.messages().filter((m) => !m.startsWith('steady')).join('\n'));
+      assert.deepEqual(
+        swarm.scaleCalls,
+        [],
+        log
+          .messages()
+          .filter((m) => !m.startsWith('steady'))
+          .join('\n'),
+      );
       assert.equal(s.replicas, row.replicas);
-      assert.ok(log.messages().includes(`steady: demand ${row.demand.toFixed(1)}${row.extra['com.mass.requests_per_instance'] ? ` (${row.extra['com.mass.requests_per_instance']} per replica)` : ''} matches ${row.replicas} replicas`), log.messages().slice(0, 5).join('\n'));
+      assert.ok(
+        log
+          .messages()
+          .includes(
+            `steady: demand ${row.demand.toFixed(1)}${row.extra['com.mass.requests_per_instance'] ? ` (${row.extra['com.mass.requests_per_instance']} per replica)` : ''} matches ${row.replicas} replicas`,
+          ),
+        log.messages().slice(0, 5).join('\n'),
+      );
     });
   }
 
   test('a lower reading right after a restart removes nothing before scale_down_delay, then follows it', async () => {
     const { clock, mass, swarm, runFor } = setup();
     const start = clock.now();
-    const s = swarm.add('a', labels('sa', { 'com.mass.calculation_technique': 'exponential moving average', 'com.mass.min_inst': '0', 'com.mass.scale_down_delay': '120' }), 6);
+    const s = swarm.add(
+      'a',
+      labels('sa', {
+        'com.mass.calculation_technique': 'exponential moving average',
+        'com.mass.min_inst': '0',
+        'com.mass.scale_down_delay': '120',
+      }),
+      6,
+    );
     mass.demand.set('sa', 1);
     await runFor(119);
     assert.equal(swarm.scaleCalls.length, 0);
     await runFor(600);
     assert.equal(s.replicas, 1, 'the lower demand is followed once it has held for the window');
     const firstDown = swarm.scaleCalls[0];
-    assert.ok(firstDown && firstDown.at >= start + 120_000, `first scale-down at +${firstDown ? (firstDown.at - start) / 1000 : '-'} s`);
+    assert.ok(
+      firstDown && firstDown.at >= start + 120_000,
+      `first scale-down at +${firstDown ? (firstDown.at - start) / 1000 : '-'} s`,
+    );
   });
 
   test('a restart while MASS is failing holds every service, whatever its bounds', async () => {
     const { mass, swarm, runFor, log } = setup();
-    const a = swarm.add('a', labels('sa', { 'com.mass.min_inst': '0', 'com.mass.scale_down_delay': '0', 'com.mass.start_demand': '0' }), 5);
-    const b = swarm.add('b', labels('sb', { 'com.mass.min_inst': '0', 'com.mass.max_inst': '2', 'com.mass.start_demand': '0' }), 2);
-    mass.failAll = failure('forbidden', 'GET analysis_system/: 403 Forbidden: MASS rejected the API key; check API_KEY');
+    const a = swarm.add(
+      'a',
+      labels('sa', { 'com.mass.min_inst': '0', 'com.mass.scale_down_delay': '0', 'com.mass.start_demand': '0' }),
+      5,
+    );
+    const b = swarm.add(
+      'b',
+      labels('sb', { 'com.mass.min_inst': '0', 'com.mass.max_inst': '2', 'com.mass.start_demand': '0' }),
+      2,
+    );
+    mass.failAll = failure(
+      'forbidden',
+      'GET analysis_system/: 403 Forbidden: MASS rejected the API key; check API_KEY',
+    );
     await runFor(300);
     assert.deepEqual(swarm.scaleCalls, []);
     assert.equal(a.replicas, 5);
@@ -188,12 +305,20 @@ describe('a restart never shrinks a service', () => {
 });
 
 describe('a dip shorter than scale_down_delay removes no replica', () => {
-  const quick = { 'com.mass.min_inst': '0', 'com.mass.scale_down_delay': '60', 'com.mass.min_schedule_interval': '1', 'com.mass.max_schedule_interval': '2' };
+  const quick = {
+    'com.mass.min_inst': '0',
+    'com.mass.scale_down_delay': '60',
+    'com.mass.min_schedule_interval': '1',
+    'com.mass.max_schedule_interval': '2',
+  };
   const techniques: { name: string; extra: Record<string, string> }[] = [
     { name: 'moving average of 1', extra: { 'com.mass.m_a_sensitivity': '1' } },
     { name: 'moving average of 3', extra: { 'com.mass.m_a_sensitivity': '3' } },
     { name: 'EMA 0.3', extra: { 'com.mass.calculation_technique': 'exponential moving average' } },
-    { name: 'EMA 1 (newest reading only)', extra: { 'com.mass.calculation_technique': 'exponential moving average', 'com.mass.e_m_a_weighting': '1' } },
+    {
+      name: 'EMA 1 (newest reading only)',
+      extra: { 'com.mass.calculation_technique': 'exponential moving average', 'com.mass.e_m_a_weighting': '1' },
+    },
   ];
   for (const t of techniques) {
     // The window holds targets, which follow the smoothed demand: an EMA keeps targets low a
@@ -251,13 +376,24 @@ describe('bad labels, at the loop level', () => {
   ];
   const cases: { labels: Record<string, string>; label: string; value: string }[] = [];
   for (const { label, whole } of numeric) {
-    for (const value of ['', 'lots', '-1', ...(whole ? ['2.5'] : []), '1e400', '99999999999']) cases.push({ labels: { [label]: value }, label, value });
+    for (const value of ['', 'lots', '-1', ...(whole ? ['2.5'] : []), '1e400', '99999999999'])
+      cases.push({ labels: { [label]: value }, label, value });
   }
-  for (const value of ['', 'median', '-1', '2.5']) cases.push({ labels: { [LABEL_NAMES.technique]: value }, label: LABEL_NAMES.technique, value });
-  for (const value of ['', 'maybe', '-1', '2.5']) cases.push({ labels: { [LABEL_NAMES.autoscale]: value }, label: LABEL_NAMES.autoscale, value });
+  for (const value of ['', 'median', '-1', '2.5'])
+    cases.push({ labels: { [LABEL_NAMES.technique]: value }, label: LABEL_NAMES.technique, value });
+  for (const value of ['', 'maybe', '-1', '2.5'])
+    cases.push({ labels: { [LABEL_NAMES.autoscale]: value }, label: LABEL_NAMES.autoscale, value });
   cases.push({ labels: { [SYSTEM_LABEL]: '' }, label: SYSTEM_LABEL, value: '' });
-  cases.push({ labels: { [LABEL_NAMES.minInst]: '9', [LABEL_NAMES.maxInst]: '4' }, label: `${LABEL_NAMES.minInst} / ${LABEL_NAMES.maxInst}`, value: '9 > 4' });
-  cases.push({ labels: { [LABEL_NAMES.minInst]: '16' }, label: `${LABEL_NAMES.minInst} / ${LABEL_NAMES.maxInst}`, value: '16 > 15' });
+  cases.push({
+    labels: { [LABEL_NAMES.minInst]: '9', [LABEL_NAMES.maxInst]: '4' },
+    label: `${LABEL_NAMES.minInst} / ${LABEL_NAMES.maxInst}`,
+    value: '9 > 4',
+  });
+  cases.push({
+    labels: { [LABEL_NAMES.minInst]: '16' },
+    label: `${LABEL_NAMES.minInst} / ${LABEL_NAMES.maxInst}`,
+    value: '16 > 15',
+  });
   cases.push({
     labels: { [LABEL_NAMES.minScheduleInterval]: '60', [LABEL_NAMES.maxScheduleInterval]: '30' },
     label: `${LABEL_NAMES.minScheduleInterval} / ${LABEL_NAMES.maxScheduleInterval}`,
@@ -279,7 +415,10 @@ describe('bad labels, at the loop level', () => {
       assert.equal(reports.length, 1, 'reported once, not every round');
       const msg = String(reports[0]!.msg);
       assert.ok(msg.startsWith('service bad-svc has bad labels'), msg);
-      assert.ok(msg.includes(`${c.label}=${JSON.stringify(c.value)} `), `names ${c.label}=${JSON.stringify(c.value)}: ${msg}`);
+      assert.ok(
+        msg.includes(`${c.label}=${JSON.stringify(c.value)} `),
+        `names ${c.label}=${JSON.stringify(c.value)}: ${msg}`,
+      );
       assert.equal(reports[0]!.service, 'bad-svc');
       assert.equal(reconciler.snapshot().find((s) => s.name === 'bad-svc')?.status, 'invalid-labels');
     });
@@ -351,7 +490,17 @@ async function waitUntil(ready: () => boolean): Promise<void> {
 describe('memory stays bounded', () => {
   test('10,000 rounds of services appearing and disappearing while their systems fail: the failure bookkeeping forgets systems no service reads', async () => {
     const { clock, mass, swarm, reconciler } = setup();
-    const kinds: MassErrorKind[] = ['unreachable', 'timeout', 'forbidden', 'server-error', 'not-json', 'bad-shape', 'paging', 'unknown-system', 'http-error'];
+    const kinds: MassErrorKind[] = [
+      'unreachable',
+      'timeout',
+      'forbidden',
+      'server-error',
+      'not-json',
+      'bad-shape',
+      'paging',
+      'unknown-system',
+      'http-error',
+    ];
     let maxTracked = 0;
     let maxFailing = 0;
     for (let round = 0; round < 10_000; round++) {
@@ -391,7 +540,10 @@ describe('memory stays bounded', () => {
     a.labels['com.mass.autoscale'] = 'false';
     await runFor(10);
     assert.equal(reconciler.failingSystemsCount(), 0);
-    assert.ok(log.messages().includes('MASS API: server-error no longer affects any managed service'), log.messages().join('\n'));
+    assert.ok(
+      log.messages().includes('MASS API: server-error no longer affects any managed service'),
+      log.messages().join('\n'),
+    );
     // managed again, still failing: a new line for the new occurrence
     delete a.labels['com.mass.autoscale'];
     await runFor(10);

@@ -5,15 +5,41 @@ import { healthVerdict } from '../../src/health';
 import type { HealthSnapshot } from '../../src/reconcile';
 
 const now = 1_000_000;
-const fresh: HealthSnapshot = { lastMassOkAt: now - 1000, lastDockerOkAt: now - 1000, massIdle: false, massError: null, dockerError: null };
+const fresh: HealthSnapshot = {
+  lastMassOkAt: now - 1000,
+  lastDockerOkAt: now - 1000,
+  massIdle: false,
+  massError: null,
+  dockerError: null,
+};
 
 describe('healthVerdict', () => {
   const cases: { why: string; h: Partial<HealthSnapshot>; ok: boolean; reason?: RegExp }[] = [
     { why: 'both recent', h: {}, ok: true },
-    { why: 'before the first Docker round', h: { lastDockerOkAt: null }, ok: false, reason: /no successful Docker round yet/ },
-    { why: 'before the first MASS reading', h: { lastMassOkAt: null, massError: 'GET analysis_system/: 403' }, ok: false, reason: /no successful MASS reading yet \(GET analysis_system\/: 403\)/ },
-    { why: 'MASS reading too old', h: { lastMassOkAt: now - 46_000, massError: 'timeout' }, ok: false, reason: /no successful MASS reading for 46s \(timeout\)/ },
-    { why: 'Docker round too old', h: { lastDockerOkAt: now - 60_000, dockerError: 'unreachable' }, ok: false, reason: /no successful Docker round for 60s \(unreachable\)/ },
+    {
+      why: 'before the first Docker round',
+      h: { lastDockerOkAt: null },
+      ok: false,
+      reason: /no successful Docker round yet/,
+    },
+    {
+      why: 'before the first MASS reading',
+      h: { lastMassOkAt: null, massError: 'GET analysis_system/: 403' },
+      ok: false,
+      reason: /no successful MASS reading yet \(GET analysis_system\/: 403\)/,
+    },
+    {
+      why: 'MASS reading too old',
+      h: { lastMassOkAt: now - 46_000, massError: 'timeout' },
+      ok: false,
+      reason: /no successful MASS reading for 46s \(timeout\)/,
+    },
+    {
+      why: 'Docker round too old',
+      h: { lastDockerOkAt: now - 60_000, dockerError: 'unreachable' },
+      ok: false,
+      reason: /no successful Docker round for 60s \(unreachable\)/,
+    },
     { why: 'no service needs MASS: MASS age does not matter', h: { lastMassOkAt: null, massIdle: true }, ok: true },
     { why: 'exactly at the limit is still fine', h: { lastMassOkAt: now - 45_000 }, ok: true },
   ];
@@ -29,7 +55,11 @@ describe('healthVerdict', () => {
 describe('status arguments', () => {
   const cases: { argv: string[]; env: Record<string, string>; want: ReturnType<typeof parseStatusArgs> | RegExp }[] = [
     { argv: [], env: {}, want: { url: 'http://127.0.0.1:9464', json: false } },
-    { argv: ['--json'], env: { METRICS_HOST: '::1', METRICS_PORT: '9000' }, want: { url: 'http://[::1]:9000', json: true } },
+    {
+      argv: ['--json'],
+      env: { METRICS_HOST: '::1', METRICS_PORT: '9000' },
+      want: { url: 'http://[::1]:9000', json: true },
+    },
     { argv: ['--url', 'http://h:1/'], env: {}, want: { url: 'http://h:1', json: false } },
     { argv: ['--url=http://h:2'], env: {}, want: { url: 'http://h:2', json: false } },
     { argv: [], env: { METRICS_PORT: 'off' }, want: /METRICS_PORT=off gives no fixed address/ },

@@ -23,7 +23,12 @@ describe('labels → policy', () => {
     { label: LABEL_NAMES.maxInst, value: '40', field: 'maxInst', want: 40 },
     { label: LABEL_NAMES.startDemand, value: '2.5', field: 'startDemand', want: 2.5 },
     { label: LABEL_NAMES.technique, value: 'moving average', field: 'technique', want: 'moving average' },
-    { label: LABEL_NAMES.technique, value: ' Exponential_Moving_Average ', field: 'technique', want: 'exponential moving average' },
+    {
+      label: LABEL_NAMES.technique,
+      value: ' Exponential_Moving_Average ',
+      field: 'technique',
+      want: 'exponential moving average',
+    },
     { label: LABEL_NAMES.window, value: '5', field: 'window', want: 5 },
     { label: LABEL_NAMES.weight, value: '1', field: 'weight', want: 1 },
     { label: LABEL_NAMES.minScheduleInterval, value: '5', field: 'minScheduleInterval', want: 5 },
@@ -50,7 +55,11 @@ describe('labels → policy', () => {
     { label: LABEL_NAMES.maxInst, value: '1e9', problem: 'must be at most 1000' },
     { label: LABEL_NAMES.startDemand, value: '-3', problem: 'must be at least 0' },
     { label: LABEL_NAMES.startDemand, value: 'NaN', problem: 'is not a number' },
-    { label: LABEL_NAMES.technique, value: 'median', problem: 'must be "moving average" or "exponential moving average"' },
+    {
+      label: LABEL_NAMES.technique,
+      value: 'median',
+      problem: 'must be "moving average" or "exponential moving average"',
+    },
     { label: LABEL_NAMES.technique, value: '', problem: 'is empty' },
     { label: LABEL_NAMES.window, value: '0', problem: 'must be at least 1' },
     { label: LABEL_NAMES.window, value: '2.5', problem: 'must be a whole number' },
@@ -78,13 +87,20 @@ describe('labels → policy', () => {
     const result = parse({ [LABEL_NAMES.minInst]: '9', [LABEL_NAMES.maxInst]: '4' });
     assert.equal(result.ok, false);
     if (result.ok) return;
-    assert.match(describeProblem(result.problems[0]!), /com\.mass\.min_inst \/ com\.mass\.max_inst="9 > 4" min_inst must not be greater than max_inst/);
+    assert.match(
+      describeProblem(result.problems[0]!),
+      /com\.mass\.min_inst \/ com\.mass\.max_inst="9 > 4" min_inst must not be greater than max_inst/,
+    );
   });
 
   test('a default max_inst below a labelled min_inst is caught as well', () => {
     const result = parse({ [LABEL_NAMES.minInst]: '20' });
     assert.equal(result.ok, false);
-    if (!result.ok) assert.equal(describeProblem(result.problems[0]!), 'com.mass.min_inst / com.mass.max_inst="20 > 15" min_inst must not be greater than max_inst');
+    if (!result.ok)
+      assert.equal(
+        describeProblem(result.problems[0]!),
+        'com.mass.min_inst / com.mass.max_inst="20 > 15" min_inst must not be greater than max_inst',
+      );
   });
 
   test('min_schedule_interval greater than max_schedule_interval is reported', () => {
@@ -114,7 +130,10 @@ describe('labels → policy', () => {
     const result = parse({ [LABEL_NAMES.minInst]: 'x', [LABEL_NAMES.weight]: '7', [LABEL_NAMES.autoscale]: 'no' });
     assert.equal(result.ok, false);
     if (result.ok) return;
-    assert.deepEqual(result.problems.map((p) => p.label).sort(), [LABEL_NAMES.minInst, LABEL_NAMES.weight, LABEL_NAMES.autoscale].sort());
+    assert.deepEqual(
+      result.problems.map((p) => p.label).sort(),
+      [LABEL_NAMES.minInst, LABEL_NAMES.weight, LABEL_NAMES.autoscale].sort(),
+    );
   });
 
   test('an empty com.mass.anal_system is reported', () => {

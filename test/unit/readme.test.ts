@@ -18,7 +18,8 @@ test('the README options table lists every option with its default', () => {
 });
 
 test('the README labels table names every com.mass.* label', () => {
-  for (const label of [SYSTEM_LABEL, ...Object.values(LABEL_NAMES)]) assert.ok(readme.includes(`\`${label}\``), `${label} is missing`);
+  for (const label of [SYSTEM_LABEL, ...Object.values(LABEL_NAMES)])
+    assert.ok(readme.includes(`\`${label}\``), `${label} is missing`);
 });
 
 test('the README has no unfilled placeholders', () => {

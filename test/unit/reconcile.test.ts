@@ -30,7 +30,10 @@ describe('reconciler', () => {
     swarm.add('a', labels('sa', { 'com.mass.min_inst': '0', 'com.mass.scale_down_delay': '0' }), 6);
     mass.demand.set('sa', 6);
     await runFor(5);
-    mass.failAll = { ok: false, error: { kind: 'forbidden', message: 'GET analysis_system/: 403, the API key was rejected' } };
+    mass.failAll = {
+      ok: false,
+      error: { kind: 'forbidden', message: 'GET analysis_system/: 403, the API key was rejected' },
+    };
     await runFor(600);
     assert.equal(swarm.services.get('id-a')?.replicas, 6);
     assert.equal(log.messages().filter((m) => m.includes('API key was rejected')).length, 1);
@@ -137,7 +140,10 @@ describe('reconciler', () => {
     await runFor(100);
     mass.demand.set('sa', 10);
     await runFor(30);
-    assert.deepEqual(swarm.scaleCalls.map((c) => c.replicas), [10]);
+    assert.deepEqual(
+      swarm.scaleCalls.map((c) => c.replicas),
+      [10],
+    );
   });
 
   test('10,000 rounds with services appearing and disappearing keep state bounded', async () => {
@@ -188,7 +194,10 @@ test('a failure that turns into another kind is not reported as readings being b
   clock.time = reconciler.wakeAt() + 60_000;
   mass.failAll = { ok: false, error: { kind: 'server-error', message: '500' } };
   await reconciler.round();
-  assert.ok(log.messages().includes('MASS API: timeout is over; now failing with server-error'), log.messages().join('\n'));
+  assert.ok(
+    log.messages().includes('MASS API: timeout is over; now failing with server-error'),
+    log.messages().join('\n'),
+  );
   assert.ok(!log.messages().some((m) => m.includes('readings are back')));
 });
 
@@ -201,14 +210,18 @@ test('a failed update of one service does not stop the round for the others, and
   const realScale = swarm.scale.bind(swarm);
   let failing = true;
   swarm.scale = async (id, replicas) => {
-    if (failing && id === 'id-a') throw Object.assign(new Error('update service a: update out of sequence'), { kind: 'conflict' });
+    if (failing && id === 'id-a')
+      throw Object.assign(new Error('update service a: update out of sequence'), { kind: 'conflict' });
     return realScale(id, replicas);
   };
   const start = clock.now();
   await reconciler.round();
   assert.equal(swarm.services.get('id-b')?.replicas, 9, 'b is scaled in the same round');
   assert.equal(swarm.services.get('id-a')?.replicas, 3);
-  assert.ok(log.messages().some((m) => m.startsWith('Docker: could not scale a to 9')), log.messages().join('\n'));
+  assert.ok(
+    log.messages().some((m) => m.startsWith('Docker: could not scale a to 9')),
+    log.messages().join('\n'),
+  );
   assert.ok(!log.messages().some((m) => m.startsWith('round failed unexpectedly')));
   const next = reconciler.snapshot().find((x) => x.name === 'a')?.nextEvaluation;
   assert.equal(Date.parse(next!) - start, 1000, 'first retry after half the discovery interval (jitter 0)');
@@ -220,7 +233,15 @@ test('a failed update of one service does not stop the round for the others, and
 
 test('a service relabelled to another system starts from a fresh state', async () => {
   const { mass, swarm, log, runFor } = loopUnderTest();
-  const s = swarm.add('a', labels('sa', { 'com.mass.calculation_technique': 'exponential moving average', 'com.mass.min_inst': '0', 'com.mass.scale_down_delay': '0' }), 2);
+  const s = swarm.add(
+    'a',
+    labels('sa', {
+      'com.mass.calculation_technique': 'exponential moving average',
+      'com.mass.min_inst': '0',
+      'com.mass.scale_down_delay': '0',
+    }),
+    2,
+  );
   mass.demand.set('sa', 40);
   mass.demand.set('sb', 2);
   await runFor(120);
@@ -253,7 +274,11 @@ test('with default settings /healthz turns 503 within 60 s of MASS failing and 2
   const cfg = loadConfig({ API_KEY: 'k' });
   assert.ok(cfg.ok);
   const c = cfg.config;
-  const { clock, mass, swarm, reconciler } = loopUnderTest({ discoveryIntervalMs: c.discoveryIntervalMs, retryMaxDelayMs: c.retryMaxDelayMs, random: () => 0.99 });
+  const { clock, mass, swarm, reconciler } = loopUnderTest({
+    discoveryIntervalMs: c.discoveryIntervalMs,
+    retryMaxDelayMs: c.retryMaxDelayMs,
+    random: () => 0.99,
+  });
   swarm.add('a', { 'com.mass.anal_system': 'sa' }, 3);
   mass.demand.set('sa', 3);
   /** advances virtual time in steps of at most 1 s, running rounds when due; the first time `until` holds */
@@ -271,10 +296,16 @@ test('with default settings /healthz turns 503 within 60 s of MASS failing and 2
   const failedAt = clock.now();
   mass.failAll = { ok: false, error: { kind: 'server-error', message: '500' } };
   const down = await firstTime(120, (ok) => !ok);
-  assert.ok(down !== null && down - failedAt <= 60_000, `503 after ${down === null ? 'never' : (down - failedAt) / 1000} s`);
+  assert.ok(
+    down !== null && down - failedAt <= 60_000,
+    `503 after ${down === null ? 'never' : (down - failedAt) / 1000} s`,
+  );
   await firstTime(600, () => false); // a long outage: the backoff is at its cap
   const recoveredAt = clock.now();
   mass.failAll = null;
   const up = await firstTime(120, (ok) => ok);
-  assert.ok(up !== null && up - recoveredAt <= 60_000, `200 after ${up === null ? 'never' : (up - recoveredAt) / 1000} s`);
+  assert.ok(
+    up !== null && up - recoveredAt <= 60_000,
+    `200 after ${up === null ? 'never' : (up - recoveredAt) / 1000} s`,
+  );
 });

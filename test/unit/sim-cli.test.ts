@@ -21,25 +21,53 @@ function traceFile(text: string): string {
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runSimulate(argv, (l) => out.push(l), (l) => err.push(l));
+  const code = await runSimulate(
+    argv,
+    (l) => out.push(l),
+    (l) => err.push(l),
+  );
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
 const GOOD = 't,arrivals\n0,5\n60,20\n65,3\n300,0\n';
 
 describe('parseTrace', () => {
-  const cases: { why: string; text: string; want: { line: number; problem: RegExp } | { points: number; arrivals: number } }[] = [
-    { why: 'header, rows, CRLF, blank and # lines', text: '# comment\r\nt,arrivals\r\n0,1\r\n\r\n10, 2\r\n', want: { points: 2, arrivals: 3 } },
+  const cases: {
+    why: string;
+    text: string;
+    want: { line: number; problem: RegExp } | { points: number; arrivals: number };
+  }[] = [
+    {
+      why: 'header, rows, CRLF, blank and # lines',
+      text: '# comment\r\nt,arrivals\r\n0,1\r\n\r\n10, 2\r\n',
+      want: { points: 2, arrivals: 3 },
+    },
     { why: 'equal times are allowed', text: 't,arrivals\n5,1\n5,2\n', want: { points: 2, arrivals: 3 } },
     { why: 'missing header', text: '0,1\n', want: { line: 1, problem: /expected the header "t,arrivals"/ } },
     { why: 'empty file', text: '', want: { line: 1, problem: /empty/ } },
     { why: 'header only', text: 't,arrivals\n', want: { line: 2, problem: /no rows/ } },
     { why: 'three fields', text: 't,arrivals\n0,1,2\n', want: { line: 2, problem: /expected 2 fields/ } },
-    { why: 'time not a number', text: 't,arrivals\n0,1\nten,1\n', want: { line: 3, problem: /time "ten" is not a number/ } },
+    {
+      why: 'time not a number',
+      text: 't,arrivals\n0,1\nten,1\n',
+      want: { line: 3, problem: /time "ten" is not a number/ },
+    },
     { why: 'negative time', text: 't,arrivals\n-5,1\n', want: { line: 2, problem: /time -5 is negative/ } },
-    { why: 'decreasing time', text: 't,arrivals\n0,1\n60,1\n30,1\n', want: { line: 4, problem: /time 30 is before the previous time 60/ } },
-    { why: 'fractional arrivals', text: 't,arrivals\n0,1.5\n', want: { line: 2, problem: /arrivals "1.5" is not a whole number/ } },
-    { why: 'negative arrivals', text: 't,arrivals\n0,-1\n', want: { line: 2, problem: /arrivals "-1" is not a whole number/ } },
+    {
+      why: 'decreasing time',
+      text: 't,arrivals\n0,1\n60,1\n30,1\n',
+      want: { line: 4, problem: /time 30 is before the previous time 60/ },
+    },
+    {
+      why: 'fractional arrivals',
+      text: 't,arrivals\n0,1.5\n',
+      want: { line: 2, problem: /arrivals "1.5" is not a whole number/ },
+    },
+    {
+      why: 'negative arrivals',
+      text: 't,arrivals\n0,-1\n',
+      want: { line: 2, problem: /arrivals "-1" is not a whole number/ },
+    },
   ];
   for (const c of cases) {
     test(c.why, () => {
@@ -47,7 +75,10 @@ describe('parseTrace', () => {
       if ('points' in c.want) {
         assert.ok(r.ok, JSON.stringify(r));
         assert.equal(r.points.length, c.want.points);
-        assert.equal(r.points.reduce((n, p) => n + p.arrivals, 0), c.want.arrivals);
+        assert.equal(
+          r.points.reduce((n, p) => n + p.arrivals, 0),
+          c.want.arrivals,
+        );
       } else {
         assert.ok(!r.ok, 'should be rejected');
         assert.equal(r.line, c.want.line);
@@ -59,15 +90,27 @@ describe('parseTrace', () => {
 
 describe('simulate: bad input → exit 2 and a message naming the problem', () => {
   const cases: { why: string; argv: () => string[]; message: RegExp; usage?: boolean }[] = [
-    { why: 'missing trace file', argv: () => ['--trace', join(dir, 'nope.csv')], message: /cannot read the trace file ".*nope\.csv": no such file/ },
+    {
+      why: 'missing trace file',
+      argv: () => ['--trace', join(dir, 'nope.csv')],
+      message: /cannot read the trace file ".*nope\.csv": no such file/,
+    },
     { why: 'no --trace at all', argv: () => [], message: /missing --trace FILE/, usage: true },
     {
       why: 'malformed line: the message has its line number',
       argv: () => ['--trace', traceFile('t,arrivals\n0,1\n10,x\n')],
       message: /trace-\d+\.csv line 3: arrivals "x" is not a whole number/,
     },
-    { why: 'negative time', argv: () => ['--trace', traceFile('t,arrivals\n0,1\n-1,1\n')], message: /line 3: time -1 is negative/ },
-    { why: 'decreasing time', argv: () => ['--trace', traceFile('t,arrivals\n0,1\n60,1\n59,1\n')], message: /line 4: time 59 is before the previous time 60/ },
+    {
+      why: 'negative time',
+      argv: () => ['--trace', traceFile('t,arrivals\n0,1\n-1,1\n')],
+      message: /line 3: time -1 is negative/,
+    },
+    {
+      why: 'decreasing time',
+      argv: () => ['--trace', traceFile('t,arrivals\n0,1\n60,1\n59,1\n')],
+      message: /line 4: time 59 is before the previous time 60/,
+    },
     {
       why: 'unknown label, with or without the com.mass. prefix',
       argv: () => ['--trace', traceFile(GOOD), '--labels', 'max_inst=5', '--labels', 'com.mass.max_instances=5'],
@@ -83,9 +126,23 @@ describe('simulate: bad input → exit 2 and a message naming the problem', () =
       argv: () => ['--trace', traceFile(GOOD), '--labels', 'min_inst=9,max_inst=4'],
       message: /min_inst must not be greater than max_inst/,
     },
-    { why: 'a label piece without =', argv: () => ['--trace', traceFile(GOOD), '--labels', 'max_inst'], message: /"max_inst" is not name=value/ },
-    { why: 'unknown option shows the usage', argv: () => ['--trace', traceFile(GOOD), '--speed', '2'], message: /unknown option "--speed"/, usage: true },
-    { why: 'bad option value', argv: () => ['--trace', traceFile(GOOD), '--service-time', '0'], message: /--service-time "0" must be greater than 0/, usage: true },
+    {
+      why: 'a label piece without =',
+      argv: () => ['--trace', traceFile(GOOD), '--labels', 'max_inst'],
+      message: /"max_inst" is not name=value/,
+    },
+    {
+      why: 'unknown option shows the usage',
+      argv: () => ['--trace', traceFile(GOOD), '--speed', '2'],
+      message: /unknown option "--speed"/,
+      usage: true,
+    },
+    {
+      why: 'bad option value',
+      argv: () => ['--trace', traceFile(GOOD), '--service-time', '0'],
+      message: /--service-time "0" must be greater than 0/,
+      usage: true,
+    },
     { why: 'option without its value', argv: () => ['--trace'], message: /--trace needs a value/, usage: true },
   ];
   for (const c of cases) {
@@ -104,11 +161,16 @@ describe('simulate: a good run', () => {
   test('prints the comparison and writes summary.json, steps.csv and chart.svg', async () => {
     const out = join(dir, 'good');
     const r = await run([
-      '--trace', join(__dirname, '../../examples/step.csv'),
-      '--labels', '',
-      '--labels', 'com.mass.max_inst=30,scale_down_delay=300',
-      '--out', out,
-      '--seed', '7',
+      '--trace',
+      join(__dirname, '../../examples/step.csv'),
+      '--labels',
+      '',
+      '--labels',
+      'com.mass.max_inst=30,scale_down_delay=300',
+      '--out',
+      out,
+      '--seed',
+      '7',
     ]);
     assert.equal(r.code, 0, r.err);
     assert.equal(r.err, '');
@@ -119,7 +181,10 @@ describe('simulate: a good run', () => {
 
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
     assert.equal(summary.model.seed, 7);
-    assert.deepEqual(summary.labelSets.map((s: { id: string }) => s.id), ['A', 'B']);
+    assert.deepEqual(
+      summary.labelSets.map((s: { id: string }) => s.id),
+      ['A', 'B'],
+    );
     assert.equal(summary.labelSets[1].policy.maxInst, 30);
     assert.equal(summary.labelSets[1].policy.scaleDownDelay, 300);
     assert.equal(summary.labelSets[0].policy.maxInst, 15, 'unset labels take the daemon defaults');

@@ -63,7 +63,10 @@ describe('queue model: waits from arrival until the analysis starts (fixed repli
     {
       why: 'arrival at 10 s waits for the dispatch run at 30 s; arrival at 45 s for the run at 60 s',
       replicas: 1,
-      trace: [{ t: 10, arrivals: 1 }, { t: 45, arrivals: 1 }],
+      trace: [
+        { t: 10, arrivals: 1 },
+        { t: 45, arrivals: 1 },
+      ],
       waits: { mean: 17.5, p95: 20, max: 20 },
       end: 90,
       replicaSeconds: 90,
@@ -115,7 +118,13 @@ describe('queue model: waits from arrival until the analysis starts (fixed repli
     test(c.why, () => {
       const { summary } = simulate(c.trace, fixed(c.replicas), options(c.over));
       assert.deepEqual(
-        { mean: summary.meanWait, p95: summary.p95Wait, max: summary.maxWait, end: summary.end, replicaSeconds: summary.replicaSeconds },
+        {
+          mean: summary.meanWait,
+          p95: summary.p95Wait,
+          max: summary.maxWait,
+          end: summary.end,
+          replicaSeconds: summary.replicaSeconds,
+        },
         { ...c.waits, end: c.end, replicaSeconds: c.replicaSeconds },
       );
       assert.equal(summary.completed, summary.arrived);
@@ -135,7 +144,11 @@ describe('queue model: at most 100 scheduled analyses per replica', () => {
   ];
   for (const c of cases) {
     test(c.why, () => {
-      const { steps, summary } = simulate([{ t: 0, arrivals: c.arrivals }], fixed(c.replicas), options({ serviceTime: 1 }));
+      const { steps, summary } = simulate(
+        [{ t: 0, arrivals: c.arrivals }],
+        fixed(c.replicas),
+        options({ serviceTime: 1 }),
+      );
       assert.equal(steps[0]!.t, 0);
       assert.equal(steps[0]!.queue, c.queue);
       assert.equal(steps[0]!.demand, c.arrivals, 'demand counts due requests and assigned analyses');
@@ -147,7 +160,10 @@ describe('queue model: at most 100 scheduled analyses per replica', () => {
     // One replica, 1 s per analysis: 100 at t=0; by t=30 it finished 30, so 30 more go; at t=60 the last 20.
     const { steps } = simulate([{ t: 0, arrivals: 150 }], fixed(1), options({ serviceTime: 1 }));
     const expected = (t: number): number => (t < 30 ? 50 : t < 60 ? 20 : 0);
-    assert.ok(steps.some((s) => s.t > 30 && s.t < 60), 'a step falls between the 30 s and 60 s runs');
+    assert.ok(
+      steps.some((s) => s.t > 30 && s.t < 60),
+      'a step falls between the 30 s and 60 s runs',
+    );
     for (const s of steps) assert.equal(s.queue, expected(s.t), `queue at ${s.t}s`);
   });
 });
@@ -164,7 +180,11 @@ describe('queue model: startup delay of new replicas', () => {
   ];
   for (const c of cases) {
     test(`startup ${c.startup}s → first analysis starts at ${c.wait}s`, () => {
-      const { summary, steps } = simulate([{ t: 0, arrivals: 1 }], fixed(1), options({ startup: c.startup, initialReplicas: 0 }));
+      const { summary, steps } = simulate(
+        [{ t: 0, arrivals: 1 }],
+        fixed(1),
+        options({ startup: c.startup, initialReplicas: 0 }),
+      );
       assert.equal(steps[0]!.action, 'up');
       assert.equal(summary.maxWait, c.wait);
       assert.equal(summary.scaleUps, 1);
@@ -181,7 +201,10 @@ describe('queue model: removed replicas', () => {
     assert.equal(steps[0]!.replicas, 1);
     assert.equal(steps[0]!.queue, 2, 'the removed replicas’ analyses are due again');
     assert.equal(summary.aborted, 2);
-    assert.deepEqual([summary.completed, summary.meanWait, summary.maxWait, summary.end, summary.replicaSeconds], [3, 30, 60, 90, 90]);
+    assert.deepEqual(
+      [summary.completed, summary.meanWait, summary.maxWait, summary.end, summary.replicaSeconds],
+      [3, 30, 60, 90, 90],
+    );
   });
 
   test('Swarm’s choice of replicas to remove is played by the seeded PRNG', () => {
@@ -270,7 +293,10 @@ describe('the simulator decides with the daemon’s decision code', () => {
       now = out.decision.nextAt;
     }
     assert.deepEqual(simulated, direct);
-    assert.ok(direct.some((d) => d.action === 'up') && direct.some((d) => d.action === 'down'), 'the sequence exercised both directions');
+    assert.ok(
+      direct.some((d) => d.action === 'up') && direct.some((d) => d.action === 'down'),
+      'the sequence exercised both directions',
+    );
   });
 
   test('every step of a whole simulation is what decide() gives for the demand the step read, at the time decide() scheduled', () => {
@@ -303,5 +329,6 @@ describe('percentile (nearest rank)', () => {
     { values: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], p: 0.95, want: 10 },
     { values: Array.from({ length: 100 }, (_, i) => i + 1), p: 0.95, want: 95 },
   ];
-  for (const c of cases) test(`p${c.p * 100} of ${c.values.length} values`, () => assert.equal(percentile(c.values, c.p), c.want));
+  for (const c of cases)
+    test(`p${c.p * 100} of ${c.values.length} values`, () => assert.equal(percentile(c.values, c.p), c.want));
 });
