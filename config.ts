@@ -55,6 +55,14 @@ export const OPTIONS = {
     default: '2',
     help: 'seconds between looks at the list of services (new, changed, removed ones)',
   },
+  LEASE: {
+    default: 'mass-autoscaler-lease',
+    help: 'name of the Swarm config that holds the lease: only its holder scales (off = no lease, for a single daemon)',
+  },
+  LEASE_TTL: {
+    default: '15',
+    help: 'seconds without renewal after which a standby daemon takes the lease over (renewed every third of it)',
+  },
   RETRY_MAX_DELAY: { default: '30', help: 'seconds: longest wait between retries while MASS or Docker is failing' },
   HEALTH_MAX_AGE: { default: '45', help: 'seconds after the last good MASS or Docker round that /healthz turns 503' },
   DEFAULT_MIN_INST: { default: '3', help: `default of ${LABEL_NAMES.minInst}: fewest replicas (may be 0)` },
@@ -132,6 +140,7 @@ export interface Config {
   discoveryIntervalMs: number;
   retryMaxDelayMs: number;
   healthMaxAgeMs: number;
+  lease: { name: string; ttlMs: number } | null;
   defaults: PolicyDefaults;
 }
 
@@ -190,6 +199,11 @@ const SCHEMAS = {
   DISCOVERY_INTERVAL: seconds(0.2, 5),
   RETRY_MAX_DELAY: seconds(1, 3600),
   HEALTH_MAX_AGE: seconds(1, 86_400),
+  LEASE: z
+    .string()
+    .trim()
+    .regex(/^(off|[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63})$/, 'must be off or a config name (letters, digits, _ . -)'),
+  LEASE_TTL: seconds(1, 300),
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -230,6 +244,8 @@ export function loadConfig(
     discovery: parse('DISCOVERY_INTERVAL', SCHEMAS.DISCOVERY_INTERVAL),
     retryMax: parse('RETRY_MAX_DELAY', SCHEMAS.RETRY_MAX_DELAY),
     healthMaxAge: parse('HEALTH_MAX_AGE', SCHEMAS.HEALTH_MAX_AGE),
+    lease: parse('LEASE', SCHEMAS.LEASE),
+    leaseTtl: parse('LEASE_TTL', SCHEMAS.LEASE_TTL),
   };
 
   const defaults = parseDefaults(env, problems);
@@ -251,6 +267,7 @@ export function loadConfig(
       discoveryIntervalMs: p.discovery * 1000,
       retryMaxDelayMs: p.retryMax * 1000,
       healthMaxAgeMs: p.healthMaxAge * 1000,
+      lease: p.lease === 'off' ? null : { name: p.lease, ttlMs: p.leaseTtl * 1000 },
       defaults: defaults!,
     },
   };

@@ -12,6 +12,7 @@ import { Metrics } from './metrics';
 import { Reconciler } from './reconcile';
 import { runSimulate } from './sim/cli';
 import { createDocker, DockerSwarm } from './swarm/docker-swarm';
+import { standbyVerdict, SwarmLease, whileHolding } from './swarm/lease';
 
 const USAGE = `usage:
   mass-autoscaler               run the daemon (API_KEY or API_KEY_FILE required; options: README, config.ts)
@@ -87,10 +88,13 @@ async function runDaemon(): Promise<number> {
     pageConcurrency: config.massPageConcurrency,
     dialect: config.massDialect,
   });
-  const swarm = new DockerSwarm(createDocker(config.docker));
+  const docker = createDocker(config.docker);
+  const swarm = new DockerSwarm(docker);
   let reconciler: Reconciler | null = null;
   const metrics = new Metrics(() => ({ reconciler, dryRun: config.dryRun }));
-  reconciler = new Reconciler(
+  // A fresh reconciler for each period of holding the lease: nothing stale carries over.
+  const newReconciler = () =>
+    new Reconciler(
     mass,
     swarm,
     systemClock,
@@ -103,8 +107,12 @@ async function runDaemon(): Promise<number> {
     },
     metrics,
   );
-  const r = reconciler;
-  const health = () => healthVerdict(r.health(), systemClock.now(), config.healthMaxAgeMs);
+  reconciler = newReconciler();
+  const lease = config.lease ? new SwarmLease(docker, config.lease, systemClock, log) : null;
+  const health = () =>
+    lease !== null && !lease.holds()
+      ? standbyVerdict(lease, systemClock.now(), config.healthMaxAgeMs)
+      : healthVerdict(reconciler!.health(), systemClock.now(), config.healthMaxAgeMs);
 
   let http: Awaited<ReturnType<typeof startHttp>> | null = null;
   if (config.metrics) {
@@ -115,7 +123,8 @@ async function runDaemon(): Promise<number> {
         status: () => ({
           dryRun: config.dryRun,
           health: health(),
-          services: r.snapshot(),
+          services: reconciler!.snapshot(),
+          ...(lease && { lease: { name: config.lease!.name, holder: lease.heldBy(), held: lease.holds() } }),
           generatedAt: new Date(systemClock.now()).toISOString(),
         }),
       });
@@ -147,7 +156,12 @@ async function runDaemon(): Promise<number> {
   process.on('SIGINT', onSignal);
 
   try {
-    await r.run(stop.signal);
+    if (lease === null) await reconciler.run(stop.signal);
+    else
+      await whileHolding(lease, systemClock, stop.signal, (signal) => {
+        reconciler = newReconciler();
+        return reconciler.run(signal);
+      });
   } catch (error) {
     log.fatal(
       { err: (error as Error).message },

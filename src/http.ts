@@ -11,6 +11,8 @@ export interface StatusDocument {
   health: HealthVerdict;
   services: ServiceSnapshot[];
   generatedAt: string;
+  /** present when LEASE is on: who acts (LEASE, LEASE_TTL) */
+  lease?: { name: string; holder: string; held: boolean };
 }
 
 export interface HttpSources {

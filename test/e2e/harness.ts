@@ -106,6 +106,7 @@ export function startDaemon(env: Record<string, string>, args: string[] = []): D
       LOG_LEVEL: 'debug',
       METRICS_PORT: '0',
       DISCOVERY_INTERVAL: '0.5',
+      LEASE: 'off', // one daemon at a time here; test/multinode proves the lease
       ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
       ...env,
     },

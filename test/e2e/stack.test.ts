@@ -130,6 +130,7 @@ describe('deploy/stack.yml: the autoscaler as a Swarm service', () => {
       async () => !docker('service', 'ls', '--format', '{{.Name}}').includes(`${stack}_autoscaler`),
     ).catch(() => undefined);
     spawnSync('docker', ['secret', 'rm', secret]);
+    spawnSync('docker', ['config', 'rm', 'mass-autoscaler-lease']); // the stack's daemon keeps its lease there
     await removeServicesWithPrefix(engine, prefix);
     await mass?.close();
   });
