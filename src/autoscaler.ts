@@ -95,18 +95,18 @@ async function runDaemon(): Promise<number> {
   // A fresh reconciler for each period of holding the lease: nothing stale carries over.
   const newReconciler = () =>
     new Reconciler(
-    mass,
-    swarm,
-    systemClock,
-    log,
-    {
-      dryRun: config.dryRun,
-      defaults: config.defaults,
-      discoveryIntervalMs: config.discoveryIntervalMs,
-      retryMaxDelayMs: config.retryMaxDelayMs,
-    },
-    metrics,
-  );
+      mass,
+      swarm,
+      systemClock,
+      log,
+      {
+        dryRun: config.dryRun,
+        defaults: config.defaults,
+        discoveryIntervalMs: config.discoveryIntervalMs,
+        retryMaxDelayMs: config.retryMaxDelayMs,
+      },
+      metrics,
+    );
   reconciler = newReconciler();
   const lease = config.lease ? new SwarmLease(docker, config.lease, systemClock, log) : null;
   const health = () =>

@@ -44,6 +44,7 @@ export class Metrics implements ReconcileEvents {
     );
     perService('replicas_target', 'Replica count the last decision asked for', (s) => s.target);
     perService('replicas_current', 'Desired replica count of the Swarm service as last seen', (s) => s.replicas);
+    perService('replicas_running', 'Tasks of the service running now, over all nodes', (s) => s.running);
     new Gauge({
       name: `${PREFIX}service_info`,
       help: 'One series per labelled service; status is managed, paused, invalid-labels, global-mode or no-reading',

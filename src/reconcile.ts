@@ -30,6 +30,8 @@ export interface ServiceSnapshot {
   system: string | null;
   status: ServiceStatus;
   replicas: number | null;
+  /** tasks running now over all nodes (replicas is what is wanted); null when unknown */
+  running: number | null;
   target: number | null;
   rawDemand: number | null;
   smoothedDemand: number | null;
@@ -57,6 +59,7 @@ interface Tracked {
   name: string;
   labelsKey: string;
   replicas: number | null;
+  running: number | null;
   policy: Policy | null;
   problems: LabelProblem[];
   state: ServiceState | null;
@@ -219,6 +222,7 @@ export class Reconciler {
         name: service.name,
         labelsKey: '',
         replicas: service.replicas,
+        running: null,
         policy: null,
         problems: [],
         state: null,
@@ -235,6 +239,7 @@ export class Reconciler {
     const wasReplicated = t.replicas !== null;
     t.name = service.name;
     t.replicas = service.replicas;
+    t.running = service.running ?? null;
     const log = this.log.child({ service: t.name });
     if (service.replicas === null && (isNew || wasReplicated)) {
       log.warn(`service ${t.name} runs in global mode; it is left alone (only replicated services are scaled)`);
@@ -454,6 +459,7 @@ export class Reconciler {
           system: t.policy?.system ?? null,
           status,
           replicas: t.replicas,
+          running: t.running,
           target: t.decision?.desired ?? null,
           rawDemand: t.reading?.demand ?? null,
           smoothedDemand: t.decision ? round1(t.decision.smoothed) : null,

@@ -51,6 +51,8 @@ export interface ManagedService {
   /** desired replicas; null for a global-mode service (which is left alone) */
   replicas: number | null;
   version: number;
+  /** tasks running now, over all nodes; null when the tasks could not be listed */
+  running?: number | null;
 }
 
 export type ScaleOutcome =

@@ -199,13 +199,33 @@ export class DockerSwarm implements SwarmTarget {
     } catch (err) {
       throw this.fail('list services', undefined, err);
     }
+    const running = await this.runningTasks(services.map((s) => s.ID));
     return services.map((s) => ({
       id: s.ID,
       name: s.Spec?.Name ?? s.ID,
       labels: { ...s.Spec?.Labels },
       replicas: replicasOf(s),
       version: versionOf(s, 'list services'),
+      running: running === null ? null : (running.get(s.ID) ?? 0),
     }));
+  }
+
+  /** Running tasks per service id, over every node (one call); null when they cannot be listed. */
+  private async runningTasks(ids: string[]): Promise<Map<string, number> | null> {
+    if (ids.length === 0) return new Map();
+    try {
+      const tasks = (await this.docker.listTasks({
+        filters: { service: ids, 'desired-state': ['running'] },
+        abortSignal: this.deadline(),
+      })) as { ServiceID?: string; Status?: { State?: string } }[];
+      const counts = new Map<string, number>();
+      for (const t of tasks) {
+        if (t.Status?.State === 'running' && t.ServiceID) counts.set(t.ServiceID, (counts.get(t.ServiceID) ?? 0) + 1);
+      }
+      return counts;
+    } catch {
+      return null;
+    }
   }
 
   async scale(serviceId: string, replicas: number): Promise<ScaleOutcome> {

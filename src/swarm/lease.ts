@@ -47,7 +47,8 @@ export function observe(
   ttlMs: number,
 ): { state: LeaseState; step: LeaseStep } {
   if (record === null) return { state: { ...state, seen: null }, step: { kind: 'create' } };
-  if (record.holder === me) return { state: { ...state, seen: null }, step: { kind: 'renew', version: record.version } };
+  if (record.holder === me)
+    return { state: { ...state, seen: null }, step: { kind: 'renew', version: record.version } };
   // Someone else holds it (or nobody): whatever we held is gone.
   const base: LeaseState = { renewedAt: null, seen: state.seen };
   if (record.holder === '') {
@@ -202,7 +203,10 @@ export class SwarmLease {
     const after = this.holds();
     if (after && !before) {
       this.lastWaitHolder = null;
-      this.log.info({ lease: this.opts.name, holder: this.holder }, `lease ${this.opts.name} acquired; this daemon acts`);
+      this.log.info(
+        { lease: this.opts.name, holder: this.holder },
+        `lease ${this.opts.name} acquired; this daemon acts`,
+      );
     } else if (!after && before) {
       this.log.warn({ lease: this.opts.name }, `lease ${this.opts.name} lost; this daemon stops acting`);
     }
