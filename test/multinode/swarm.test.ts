@@ -269,6 +269,7 @@ describe('the daemon on a multi-node swarm', { timeout: 900_000 }, () => {
     await daemon.waitForLog('scale up after the election', (l) => isScaleLine(svc)(l) && l.desired === 5, 30_000);
     const errors = daemon.lines.slice(before).filter((l) => String(l.msg).startsWith('Docker: cannot list services'));
     const kinds = errors.map((l) => l.kind);
+    console.log(`# while the leader was lost: ${JSON.stringify(errors.map((l) => l.msg))}`);
     assert.equal(
       new Set(kinds).size,
       kinds.length,
@@ -347,6 +348,7 @@ describe('the daemon on a multi-node swarm', { timeout: 900_000 }, () => {
     const lease = `${prefix}-lease5`;
     const d = launch({ DOCKER_HOST: node('n4').host, LEASE: lease, LEASE_TTL: '3', HEALTH_MAX_AGE: '2' });
     const line = await d.waitForLog('not a manager line', (l) => /not a swarm manager/.test(String(l.msg)));
+    console.log(`# pointed at a worker: ${String(line.msg)}`);
     assert.equal(line.kind, 'not-a-manager');
     assert.equal(line.level, 50);
     const bad = await waitFor('/healthz 503', async () => {
