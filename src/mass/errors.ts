@@ -2,7 +2,7 @@
 // Messages name the step (`GET analysis_request/?...`) and what went wrong. They are built from
 // our own strings only: never from axios' config or headers (which carry the API key).
 import { isAxiosError } from 'axios';
-import type { ZodError } from 'zod';
+import type { z, ZodError } from 'zod';
 import type { MassErrorKind, MassFailure } from '../types';
 
 /** Thrown inside the client; readDemand turns it into a SystemReading. */
@@ -131,6 +131,13 @@ export function shapeFailure(step: string, err: ZodError, hint?: string): MassEr
     'bad-shape',
     `${step}: unexpected answer shape: ${issues.join('; ')}${more}${hint ? `; ${hint}` : ''}`,
   );
+}
+
+/** The body parsed with `schema`; a mismatch is a 'bad-shape' failure naming the step. */
+export function parseAnswer<S extends z.ZodType>(schema: S, body: unknown, step: string): z.output<S> {
+  const result = schema.safeParse(body);
+  if (!result.success) throw shapeFailure(step, result.error);
+  return result.data;
 }
 
 export function pagingFailure(step: string, what: string): MassError {

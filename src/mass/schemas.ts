@@ -1,6 +1,7 @@
 // Shapes of the MASS API answers the client reads (docs/MASS_API.md). Fields come and go
 // between server builds, so each schema requires only what the client uses and keeps the rest
 // (looseObject); a missing required field is a 'bad-shape' failure, never a silent zero.
+// Every schema is built once, here; the readers only pick one.
 import { z } from 'zod';
 
 /**
@@ -22,7 +23,7 @@ const massTime = z.string().transform((text, ctx) => {
   return ms;
 });
 
-export const analysisSystemSchema = z.looseObject({
+const analysisSystemSchema = z.looseObject({
   // 24-hex id: the value filters take. The older server may not send it (it is not needed there).
   id: z.string().optional(),
   identifier_name: z.string().min(1),
@@ -30,18 +31,14 @@ export const analysisSystemSchema = z.looseObject({
 });
 export type AnalysisSystemItem = z.infer<typeof analysisSystemSchema>;
 
-export const analysisRequestSchema = z.looseObject({
-  id: z.string().optional(),
-  url: z.string().optional(),
+const analysisRequestSchema = z.looseObject({
   /** reference: an absolute URL like http://host/api/analysis_system/ssdeep/ */
   analysis_system: z.string(),
   /** missing on older builds, and then the request is due */
   schedule_after: massTime.nullish(),
 });
-export type AnalysisRequestItem = z.infer<typeof analysisRequestSchema>;
 
-export const analysisSystemInstanceSchema = z.looseObject({
-  id: z.string().optional(),
+const analysisSystemInstanceSchema = z.looseObject({
   uuid: z.string().optional(),
   url: z.string().optional(),
   analysis_system: z.string(),
@@ -54,36 +51,46 @@ export const analysisSystemInstanceSchema = z.looseObject({
 });
 export type AnalysisSystemInstanceItem = z.infer<typeof analysisSystemInstanceSchema>;
 
-export const scheduledAnalysisSchema = z.looseObject({
-  id: z.string().optional(),
-  url: z.string().optional(),
+const scheduledAnalysisSchema = z.looseObject({
   /** reference: an absolute URL like http://host/api/analysis_system_instance/<uuid>/ */
   analysis_system_instance: z.string(),
 });
-export type ScheduledAnalysisItem = z.infer<typeof scheduledAnalysisSchema>;
 
 /** 0.2 answer to `?count`. */
 export const countSchema = z.looseObject({
   count: z.number().int().nonnegative(),
 });
 
-/** 0.2 paged envelope. `next`/`previous` only serve to detect a server that ignores `page`. */
-export function pagedEnvelopeSchema<T extends z.ZodType>(item: T) {
+/** 0.2 paged envelope. `next` only serves to detect a server that ignores `page`. */
+function pagedEnvelope<T extends z.ZodType>(item: T) {
   return z.looseObject({
     page: z.number().int().positive(),
     page_count: z.number().int().nonnegative(),
     next: z.string().nullish(),
-    previous: z.string().nullish(),
     results: z.array(item),
   });
 }
 
 /** Older server's page: only `results`, no paging information. */
-export function legacyPageSchema<T extends z.ZodType>(item: T) {
+function legacyPage<T extends z.ZodType>(item: T) {
   return z.looseObject({
     results: z.array(item),
   });
 }
+
+/** One whole page of each list the client reads, per dialect. */
+export const pages = {
+  '0.2': {
+    systems: pagedEnvelope(analysisSystemSchema),
+    instances: pagedEnvelope(analysisSystemInstanceSchema),
+  },
+  legacy: {
+    systems: legacyPage(analysisSystemSchema),
+    requests: legacyPage(analysisRequestSchema),
+    instances: legacyPage(analysisSystemInstanceSchema),
+    scheduled: legacyPage(scheduledAnalysisSchema),
+  },
+} as const;
 
 /** The first analysis_system/ answer tells the dialect: only the 0.2 envelope has page_count. */
 export function looksLike02Envelope(body: unknown): boolean {
