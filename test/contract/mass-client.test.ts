@@ -374,6 +374,21 @@ describe('MassClient, 0.2 server: cheap reads', () => {
     }
   });
 
+  for (const dialect of ['0.2', 'legacy'] as const) {
+    test(`${dialect}: last_seen exactly 10 minutes old is offline; a second younger is online`, async () => {
+      await withMass({ dialect, instanceFields: { isOnline: false } }, async (mass) => {
+        mass.addSystem('ssdeep');
+        mass.addInstance('ssdeep', { lastSeen: NOW - 10 * 60_000, scheduled: 2 });
+        mass.addInstance('ssdeep', { lastSeen: NOW - 10 * 60_000 + 1000, scheduled: 5 });
+        const demand = demandOf(await read(client(mass), ['ssdeep']), 'ssdeep');
+        assert.deepEqual(
+          [demand.onlineInstances, demand.scheduledOnline, demand.offlineInstances, demand.stuckOffline],
+          [1, 5, 1, 2],
+        );
+      });
+    });
+  }
+
   test('without is_online, last_seen decides who is online', async () => {
     await withMass({ dialect: '0.2', instanceFields: { isOnline: false } }, async (mass) => {
       setSsdeep(mass);

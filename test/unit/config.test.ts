@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { loadConfig, OPTIONS } from '../../config';
+import { loadConfig, OPTIONS, type Config } from '../../config';
 
 const base = { API_KEY: 'k-123' };
 
@@ -121,5 +121,88 @@ describe('config', () => {
     const result = loadConfig({ API_KEY: 'sekrit-key-value', LOG_LEVEL: 'x', MASS_SERVER_ADDRESS: 'nope' });
     assert.equal(result.ok, false);
     if (!result.ok) assert.ok(!result.problems.join('\n').includes('sekrit-key-value'));
+  });
+
+  describe('boolean options take the usual spellings, and refuse anything else', () => {
+    const yes = ['true', 'TRUE', 'True', '1', 'yes', 'YES', 'on', 'On', ' yes '];
+    const no = ['false', 'FALSE', '0', 'no', 'No', 'off', 'OFF', ''];
+    const refused = ['perhaps', 'y', 'n', '2', 'enabled', 'tru'];
+    const read = {
+      DRY_RUN: (c: Config) => c.dryRun,
+      DOCKER_TLS_VERIFY: (c: Config) => c.docker.tlsVerify,
+    };
+    for (const [name, get] of Object.entries(read)) {
+      for (const value of yes) {
+        test(`${name}=${JSON.stringify(value)} is on`, () => {
+          const result = loadConfig({ ...base, [name]: value });
+          assert.ok(result.ok, JSON.stringify(result));
+          assert.equal(get(result.config), true);
+        });
+      }
+      for (const value of no) {
+        test(`${name}=${JSON.stringify(value)} is off`, () => {
+          const result = loadConfig({ ...base, [name]: value });
+          assert.ok(result.ok, JSON.stringify(result));
+          assert.equal(get(result.config), false);
+        });
+      }
+      for (const value of refused) {
+        test(`${name}=${JSON.stringify(value)} is refused, naming ${name}`, () => {
+          const result = loadConfig({ ...base, [name]: value });
+          assert.equal(result.ok, false);
+          if (!result.ok)
+            assert.deepEqual(
+              result.problems.map((p) => p.startsWith(`${name}=${JSON.stringify(value)} must be true or false`)),
+              [true],
+            );
+        });
+      }
+    }
+  });
+
+  test('METRICS_PORT: 65535 is the highest port, 65536 is refused', () => {
+    const top = loadConfig({ ...base, METRICS_PORT: '65535' });
+    assert.ok(top.ok);
+    assert.equal(top.config.metrics?.port, 65535);
+    const over = loadConfig({ ...base, METRICS_PORT: '65536' });
+    assert.equal(over.ok, false);
+    if (!over.ok) assert.match(over.problems.join('\n'), /^METRICS_PORT="65536" must be at most 65535/);
+  });
+
+  // Every option given in seconds, and the Config field that holds it in milliseconds.
+  const timeOptions: { name: string; field: keyof Config; byDefault: number; given: string; ms: number }[] = [
+    { name: 'MASS_REQUEST_TIMEOUT', field: 'massRequestTimeoutMs', byDefault: 10_000, given: '2.5', ms: 2500 },
+    { name: 'DISCOVERY_INTERVAL', field: 'discoveryIntervalMs', byDefault: 2000, given: '0.3', ms: 300 },
+    { name: 'RETRY_MAX_DELAY', field: 'retryMaxDelayMs', byDefault: 30_000, given: '1.1', ms: 1100 },
+    { name: 'HEALTH_MAX_AGE', field: 'healthMaxAgeMs', byDefault: 45_000, given: '61', ms: 61_000 },
+  ];
+  for (const t of timeOptions) {
+    test(`${t.name} is seconds: ${t.given} s → ${t.ms} ms (default ${t.byDefault} ms)`, () => {
+      const byDefault = loadConfig(base);
+      assert.ok(byDefault.ok);
+      assert.equal(byDefault.config[t.field], t.byDefault);
+      const given = loadConfig({ ...base, [t.name]: t.given });
+      assert.ok(given.ok);
+      assert.equal(given.config[t.field], t.ms);
+    });
+  }
+
+  test('every option given in seconds is in the table above', () => {
+    const inSeconds = Object.entries(OPTIONS)
+      .filter(([name, o]) => /^seconds\b/.test(o.help) && !name.startsWith('DEFAULT_'))
+      .map(([name]) => name);
+    assert.deepEqual(inSeconds.sort(), timeOptions.map((t) => t.name).sort());
+  });
+
+  test('DEFAULT_MIN_SCHEDULE_INTERVAL may equal DEFAULT_MAX_SCHEDULE_INTERVAL', () => {
+    const result = loadConfig({ ...base, DEFAULT_MIN_SCHEDULE_INTERVAL: '20', DEFAULT_MAX_SCHEDULE_INTERVAL: '20' });
+    assert.ok(result.ok, JSON.stringify(result));
+    assert.equal(result.config.defaults.minScheduleInterval, 20);
+    assert.equal(result.config.defaults.maxScheduleInterval, 20);
+  });
+
+  test('DEFAULT_MIN_INST may equal DEFAULT_MAX_INST', () => {
+    const result = loadConfig({ ...base, DEFAULT_MIN_INST: '7', DEFAULT_MAX_INST: '7' });
+    assert.ok(result.ok, JSON.stringify(result));
   });
 });

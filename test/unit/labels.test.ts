@@ -114,6 +114,19 @@ describe('labels → policy', () => {
     }
   });
 
+  test('min_schedule_interval equal to max_schedule_interval is allowed (the boundary)', () => {
+    const result = parse({ [LABEL_NAMES.minScheduleInterval]: '30', [LABEL_NAMES.maxScheduleInterval]: '30' });
+    assert.ok(result.ok, JSON.stringify(result));
+    assert.equal(result.policy.minScheduleInterval, 30);
+    assert.equal(result.policy.maxScheduleInterval, 30);
+  });
+
+  test('min_inst equal to max_inst is allowed (the boundary)', () => {
+    const result = parse({ [LABEL_NAMES.minInst]: '15' });
+    assert.ok(result.ok, JSON.stringify(result));
+    assert.equal(result.policy.minInst, 15);
+  });
+
   test('the system name is trimmed', () => {
     const result = parseLabels({ [SYSTEM_LABEL]: ' ssdeep ' }, defaults);
     assert.ok(result.ok);
