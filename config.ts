@@ -8,6 +8,7 @@
 // checks they match). The values a label takes are the policy's rules, in src/core/policy.ts.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { isTimeZone } from './src/mass/server-time';
 import {
   disorderedFields,
   POLICY_FIELDS,
@@ -91,6 +92,14 @@ export const DAEMON_OPTIONS = {
     default: 'auto',
     help: 'MASS server dialect: auto (detected every round), 0.2, or legacy (the older Flask server)',
     schema: z.enum(['auto', '0.2', 'legacy'], { error: 'must be auto, 0.2 or legacy' }),
+  },
+  MASS_TIME_ZONE: {
+    default: 'UTC',
+    help: "zone of the MASS server's clock, for the times it writes without an offset: an IANA name like Europe/Berlin",
+    schema: z
+      .string()
+      .trim()
+      .refine(isTimeZone, 'is not a time zone Node.js knows (an IANA name like Europe/Berlin, or UTC)'),
   },
   LOG_LEVEL: {
     default: 'info',
@@ -343,6 +352,7 @@ export interface Config {
   massRequestTimeoutMs: number;
   massPageConcurrency: number;
   massDialect: 'auto' | '0.2' | 'legacy';
+  massTimeZone: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   dryRun: boolean;
   metrics: { host: string; port: number } | null;
@@ -397,6 +407,7 @@ export function loadConfig(
       massRequestTimeoutMs: get('MASS_REQUEST_TIMEOUT'),
       massPageConcurrency: get('MASS_PAGE_CONCURRENCY'),
       massDialect: get('MASS_DIALECT'),
+      massTimeZone: get('MASS_TIME_ZONE'),
       logLevel: get('LOG_LEVEL'),
       dryRun: get('DRY_RUN'),
       metrics: port === null ? null : { host: get('METRICS_HOST'), port },

@@ -86,6 +86,7 @@ async function runDaemon(): Promise<number> {
     timeoutMs: config.massRequestTimeoutMs,
     pageConcurrency: config.massPageConcurrency,
     dialect: config.massDialect,
+    serverTimeZone: config.massTimeZone,
     warn: (message) => log.warn(`MASS API: ${message}`),
   });
   const swarm = new DockerSwarm(createDocker(config.docker));

@@ -2,7 +2,8 @@
 // 0.2 server (filters, ?count, paged envelope) and the older one (full lists, {results} only).
 // The rooms: transport.ts (HTTP and the key), paging.ts (the paging engine), systems.ts (the
 // system index and the dialect), read-02.ts and read-legacy.ts (one reader per dialect),
-// schemas.ts (answer shapes), errors.ts (failures). This file wires one round.
+// schemas.ts (answer shapes), server-time.ts (times without a zone), errors.ts (failures).
+// This file wires one round.
 //
 // Cost per round on 0.2: one analysis_system/ page (per 100 systems), then per requested system
 // three requests (due count, total count, first instance page) plus further instance pages.
@@ -12,9 +13,11 @@ import type { DemandSource, SystemReading } from '../types';
 import type { HttpAnswer } from './errors';
 import type { Round } from './demand';
 import { Limiter } from './paging';
+import type { MassTime } from './schemas';
 import { read02 } from './read-02';
 import { readLegacy } from './read-legacy';
 import { listSystems, type MassDialect, type SystemIndex } from './systems';
+import { serverTime } from './server-time';
 import { MassHttp } from './transport';
 
 export type { MassDialect } from './systems';
@@ -33,6 +36,8 @@ export interface MassClientOptions {
   perPage?: number;
   /** 'auto' tells the dialect from the analysis_system/ answer of each round */
   dialect?: 'auto' | MassDialect;
+  /** IANA zone of the MASS server's clock, for the times it writes without a zone (default UTC) */
+  serverTimeZone?: string;
   /** where a warning about MASS's data goes (said once per cause, not every round) */
   warn?: (message: string) => void;
 }
@@ -57,6 +62,7 @@ export class MassClient implements DemandSource {
   private readonly perPage: number;
   private readonly dialect: 'auto' | MassDialect;
   private readonly warn: (message: string) => void;
+  private readonly timeOf: (time: MassTime) => number;
   /** names already warned about as carried by more than one system */
   private readonly warnedDuplicates = new Set<string>();
 
@@ -66,6 +72,7 @@ export class MassClient implements DemandSource {
     this.perPage = opts.perPage ?? 100;
     this.dialect = opts.dialect ?? 'auto';
     this.warn = opts.warn ?? (() => {});
+    this.timeOf = serverTime(opts.serverTimeZone ?? 'UTC');
   }
 
   /** total HTTP requests made by this client */
@@ -83,6 +90,7 @@ export class MassClient implements DemandSource {
       now: now.getTime(),
       width: this.pageConcurrency,
       perPage: this.perPage,
+      timeOf: this.timeOf,
       fetch: (path, allowNotFound) =>
         limiter.run(() => this.http.getJson(path, allowNotFound, (answer) => hintFor(dialect, path, answer))),
     };

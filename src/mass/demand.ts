@@ -1,7 +1,7 @@
 // What the dialect readers share: the round they read in, and the tally they count a system into.
 import type { SystemDemand } from '../types';
 import type { FetchJson } from './paging';
-import type { AnalysisSystemInstanceItem } from './schemas';
+import type { AnalysisSystemInstanceItem, MassTime } from './schemas';
 
 /** MASS counts an instance as online while its last poll is under 10 minutes old. */
 export const ONLINE_WINDOW_MS = 10 * 60_000;
@@ -16,12 +16,14 @@ export interface Round {
   width: number;
   /** items per page asked from a 0.2 server */
   perPage: number;
+  /** a MASS time in ms since the epoch (one without a zone is in the server's zone) */
+  timeOf: (time: MassTime) => number;
 }
 
-export function isOnline(instance: AnalysisSystemInstanceItem, now: number): boolean {
+export function isOnline(instance: AnalysisSystemInstanceItem, round: Round): boolean {
   if (instance.is_online !== undefined) return instance.is_online;
   if (instance.last_seen == null) return false; // registered, never polled yet
-  return now - instance.last_seen < ONLINE_WINDOW_MS;
+  return round.now - round.timeOf(instance.last_seen) < ONLINE_WINDOW_MS;
 }
 
 /** Counts for one system while a round is in progress. */

@@ -111,7 +111,7 @@ async function instances(round: Round, index: SystemIndex, name: string, id: str
         if (instance.scheduled_analyses_count === undefined) {
           throw new MassError('bad-shape', `${step}: results.${i}.scheduled_analyses_count is missing`);
         }
-        addInstance(tally, isOnline(instance, round.now), instance.scheduled_analyses_count);
+        addInstance(tally, isOnline(instance, round), instance.scheduled_analyses_count);
       });
     },
   });

@@ -60,7 +60,7 @@ async function requests(round: Round, index: SystemIndex, tallies: Map<string, T
         let entry = counts.get(name);
         if (!entry) counts.set(name, (entry = { due: 0, notDue: 0 }));
         // A build without schedule_after makes every request due at once.
-        if (request.schedule_after == null || request.schedule_after <= round.now) entry.due += 1;
+        if (request.schedule_after == null || round.timeOf(request.schedule_after) <= round.now) entry.due += 1;
         else entry.notDue += 1;
       }
       return () => {
@@ -88,7 +88,7 @@ async function instances(round: Round, index: SystemIndex, tallies: Map<string, 
       items.forEach((instance, i) => {
         const name = index.nameOf(instance.analysis_system);
         if (name === undefined || !tallies.has(name)) return;
-        const online = isOnline(instance, round.now);
+        const online = isOnline(instance, round);
         if (instance.scheduled_analyses_count !== undefined) {
           seen.push({ name, online, count: instance.scheduled_analyses_count });
           return;

@@ -5,22 +5,33 @@
 import { z } from 'zod';
 
 /**
- * MASS writes times as ISO-8601 UTC. Some builds omit the offset (`2018-01-15T14:05:08`), which
- * Date.parse would read as local time, so a time without a zone is taken as UTC.
+ * A time as MASS wrote it. MASS writes ISO-8601; a build whose database connection is not
+ * zone-aware writes the server's local time without an offset (`2018-01-15T14:05:08`). Such a
+ * time is kept as the wall-clock reading taken as UTC (`zoned` false), for the reader to place
+ * in the server's zone (server-time.ts): never in the daemon's own zone, as Date.parse would.
  */
-export function parseMassTime(text: string): number {
-  const hasZone = /(?:Z|[+-]\d\d:?\d\d)$/i.test(text.trim());
-  return Date.parse(hasZone ? text : `${text}Z`);
+export interface MassTime {
+  ms: number;
+  zoned: boolean;
 }
 
-/** An ISO time, turned into milliseconds since the epoch. */
-const massTime = z.string().transform((text, ctx) => {
-  const ms = parseMassTime(text);
-  if (Number.isNaN(ms)) {
+export function readMassTime(text: string): MassTime {
+  const zoned = /(?:Z|[+-]\d\d:?\d\d)$/i.test(text.trim());
+  return { ms: Date.parse(zoned ? text : `${text}Z`), zoned };
+}
+
+/** A MASS time in milliseconds since the epoch, a time without a zone taken as UTC. */
+export function parseMassTime(text: string): number {
+  return readMassTime(text).ms;
+}
+
+const massTime = z.string().transform((text, ctx): MassTime => {
+  const time = readMassTime(text);
+  if (Number.isNaN(time.ms)) {
     ctx.addIssue({ code: 'custom', message: `not an ISO-8601 time: ${JSON.stringify(text.slice(0, 40))}` });
     return z.NEVER;
   }
-  return ms;
+  return time;
 });
 
 const analysisSystemSchema = z.looseObject({

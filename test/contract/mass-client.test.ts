@@ -884,3 +884,49 @@ describe('MassClient: gaps found by a mutation review', () => {
     });
   }
 });
+
+describe('MassClient: times without a zone are the MASS server clock (MASS_TIME_ZONE)', () => {
+  // An older server whose database is not zone-aware: its clock runs on Tokyo time (UTC+9).
+  // At NOW (12:00 UTC = 21:00 in Tokyo) the request became due at 20:30 Tokyo time (11:30 UTC)
+  // and the instance last polled at 11:55 Tokyo time (02:55 UTC): nine hours ago, not five minutes.
+  async function tokyoServer(): Promise<LocalServer> {
+    return startServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (url.searchParams.get('page') !== '1') return sendJson(res, 404, { message: 'not found' });
+      const system = `http://${req.headers.host}/api/analysis_system/ssdeep/`;
+      if (url.pathname === '/api/analysis_system/')
+        return sendJson(res, 200, { results: [{ identifier_name: 'ssdeep', url: system }] });
+      if (url.pathname === '/api/analysis_request/')
+        return sendJson(res, 200, {
+          results: [{ id: 'r1', analysis_system: system, schedule_after: '2024-05-01T20:30:00' }],
+        });
+      if (url.pathname === '/api/analysis_system_instance/')
+        return sendJson(res, 200, {
+          results: [
+            { uuid: 'i1', analysis_system: system, last_seen: '2024-05-01T11:55:00', scheduled_analyses_count: 3 },
+          ],
+        });
+      sendJson(res, 404, { message: 'not found' });
+    });
+  }
+
+  test('read in the server zone: the request is due and the instance offline', async () => {
+    const server = await tokyoServer();
+    try {
+      const demand = demandOf(await read(client(server, { serverTimeZone: 'Asia/Tokyo' }), ['ssdeep']), 'ssdeep');
+      assert.deepEqual([demand.due, demand.notDue, demand.offlineInstances, demand.stuckOffline], [1, 0, 1, 3]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('read as UTC (the default): the same answer says not due and online', async () => {
+    const server = await tokyoServer();
+    try {
+      const demand = demandOf(await read(client(server), ['ssdeep']), 'ssdeep');
+      assert.deepEqual([demand.due, demand.notDue, demand.onlineInstances, demand.scheduledOnline], [0, 1, 1, 3]);
+    } finally {
+      await server.close();
+    }
+  });
+});

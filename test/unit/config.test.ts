@@ -205,4 +205,16 @@ describe('config', () => {
     const result = loadConfig({ ...base, DEFAULT_MIN_INST: '7', DEFAULT_MAX_INST: '7' });
     assert.ok(result.ok, JSON.stringify(result));
   });
+
+  test('MASS_TIME_ZONE: UTC by default, an IANA name is taken, anything else refused naming it', () => {
+    const byDefault = loadConfig(base);
+    assert.ok(byDefault.ok);
+    assert.equal(byDefault.config.massTimeZone, 'UTC');
+    const berlin = loadConfig({ ...base, MASS_TIME_ZONE: 'Europe/Berlin' });
+    assert.ok(berlin.ok);
+    assert.equal(berlin.config.massTimeZone, 'Europe/Berlin');
+    const bad = loadConfig({ ...base, MASS_TIME_ZONE: 'CEST+2' });
+    assert.equal(bad.ok, false);
+    if (!bad.ok) assert.match(bad.problems.join('\n'), /^MASS_TIME_ZONE="CEST\+2" is not a time zone/);
+  });
 });

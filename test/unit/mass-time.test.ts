@@ -3,7 +3,8 @@
 // The daemon's zone is moved away from UTC here, so reading it as local time would show.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { pages, parseMassTime } from '../../src/mass/schemas';
+import { pages, parseMassTime, readMassTime } from '../../src/mass/schemas';
+import { isTimeZone, serverTime } from '../../src/mass/server-time';
 
 const savedTz = process.env.TZ;
 before(() => {
@@ -40,14 +41,14 @@ describe('MASS times', () => {
     const page = pages.legacy.requests.parse({
       results: [{ analysis_system: 'http://mass/api/analysis_system/ssdeep/', schedule_after: '2018-01-15T14:05:08' }],
     });
-    assert.equal(page.results[0]!.schedule_after, at);
+    assert.deepEqual(page.results[0]!.schedule_after, { ms: at, zoned: false });
   });
 
   test('an instance whose last_seen has no zone is read as UTC by the reader schema', () => {
     const page = pages.legacy.instances.parse({
       results: [{ analysis_system: 'http://mass/api/analysis_system/ssdeep/', last_seen: '2018-01-15T14:05:08' }],
     });
-    assert.equal(page.results[0]!.last_seen, at);
+    assert.deepEqual(page.results[0]!.last_seen, { ms: at, zoned: false });
   });
 
   test('text that is no time is bad-shape, naming the text', () => {
@@ -56,5 +57,28 @@ describe('MASS times', () => {
     });
     assert.equal(result.success, false);
     assert.match(result.error!.issues[0]!.message, /not an ISO-8601 time: "tomorrow"/);
+  });
+
+  // The server's zone (MASS_TIME_ZONE), not the daemon's (Tokyo here), places a time without a zone.
+  const placed: { zone: string; text: string; iso: string }[] = [
+    { zone: 'UTC', text: '2018-01-15T14:05:08', iso: '2018-01-15T14:05:08.000Z' },
+    { zone: 'Europe/Berlin', text: '2018-01-15T14:05:08', iso: '2018-01-15T13:05:08.000Z' }, // winter, +1
+    { zone: 'Europe/Berlin', text: '2018-07-15T14:05:08', iso: '2018-07-15T12:05:08.000Z' }, // summer, +2
+    { zone: 'Europe/Berlin', text: '2018-03-25T03:30:00', iso: '2018-03-25T01:30:00.000Z' }, // just after the change
+    { zone: 'America/New_York', text: '2018-01-15T09:05:08.500000', iso: '2018-01-15T14:05:08.500Z' },
+    { zone: 'Asia/Kolkata', text: '2018-01-15T19:35:08', iso: '2018-01-15T14:05:08.000Z' }, // +5:30
+    { zone: 'Europe/Berlin', text: '2018-01-15T14:05:08+00:00', iso: '2018-01-15T14:05:08.000Z' }, // has a zone
+  ];
+  for (const row of placed) {
+    test(`in ${row.zone}, ${row.text} is ${row.iso}`, () => {
+      assert.equal(new Date(serverTime(row.zone)(readMassTime(row.text))).toISOString(), row.iso);
+    });
+  }
+
+  test('time zone names: IANA names and UTC are known, others are not', () => {
+    assert.ok(isTimeZone('UTC'));
+    assert.ok(isTimeZone('Europe/Berlin'));
+    assert.ok(!isTimeZone('Mars/Olympus_Mons'));
+    assert.ok(!isTimeZone(''));
   });
 });
