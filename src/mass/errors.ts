@@ -121,16 +121,13 @@ export function notJsonFailure(step: string, answer: HttpAnswer, parseError: unk
 }
 
 /** JSON that does not match the documented shape; names the first offending fields. */
-export function shapeFailure(step: string, err: ZodError, hint?: string): MassError {
+export function shapeFailure(step: string, err: ZodError): MassError {
   const issues = err.issues.slice(0, 3).map((issue) => {
     const path = issue.path.length > 0 ? issue.path.map(String).join('.') : '(answer)';
     return `${path}: ${issue.message}`;
   });
   const more = err.issues.length > 3 ? ` (+${err.issues.length - 3} more)` : '';
-  return new MassError(
-    'bad-shape',
-    `${step}: unexpected answer shape: ${issues.join('; ')}${more}${hint ? `; ${hint}` : ''}`,
-  );
+  return new MassError('bad-shape', `${step}: unexpected answer shape: ${issues.join('; ')}${more}`);
 }
 
 /** The body parsed with `schema`; a mismatch is a 'bad-shape' failure naming the step. */
