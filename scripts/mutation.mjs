@@ -22,9 +22,10 @@ const require = createRequire(import.meta.url);
 const core = dirname(require.resolve('@stryker-mutator/core/package.json'));
 const { Stryker } = await import(pathToFileURL(join(core, 'dist', 'src', 'stryker.js')).href);
 const results = await new Stryker(options).runMutationTest();
-const counted = results.filter((r) => r.status !== 'Ignored' && r.status !== 'CompileError');
-const detected = counted.filter((r) => r.status === 'Killed' || r.status === 'Timeout').length;
-const valid = counted.length;
+// Stryker's own score: detected (killed or timed out) over detected, survived and not covered.
+const count = (...statuses) => results.filter((r) => statuses.includes(r.status)).length;
+const detected = count('Killed', 'Timeout');
+const valid = detected + count('Survived', 'NoCoverage');
 console.log(
   `mutation score: ${((100 * detected) / Math.max(1, valid)).toFixed(2)} % (${detected} of ${valid} mutants detected)`,
 );

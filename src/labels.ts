@@ -43,6 +43,7 @@ export function parseLabels(labels: Record<string, string>, defaults: PolicyDefa
     }
     const parsed = LABEL_VALUE_SCHEMAS[field].safeParse(text);
     if (parsed.success) values[field] = parsed.data;
+    // Stryker disable next-line OptionalChaining,StringLiteral: a failed zod parse always has an issue
     else problems.push({ label, value: text, problem: parsed.error.issues[0]?.message ?? 'is not valid' });
   }
   const policy = { system: system?.trim() ?? '', ...values } as Policy;

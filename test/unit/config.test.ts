@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { loadConfig, OPTIONS, type Config } from '../../config';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, OPTIONS, parseDefaults, type Config } from '../../config';
 
 const base = { API_KEY: 'k-123' };
 
@@ -216,5 +219,134 @@ describe('config', () => {
     const bad = loadConfig({ ...base, MASS_TIME_ZONE: 'CEST+2' });
     assert.equal(bad.ok, false);
     if (!bad.ok) assert.match(bad.problems.join('\n'), /^MASS_TIME_ZONE="CEST\+2" is not a time zone/);
+  });
+
+  test('every option lands in its own Config field', () => {
+    const result = loadConfig({
+      API_KEY: ' k-123 ',
+      MASS_SERVER_ADDRESS: ' https://mass.example.org/api ',
+      MASS_REQUEST_TIMEOUT: ' 1.25 ',
+      MASS_PAGE_CONCURRENCY: '7',
+      MASS_DIALECT: 'legacy',
+      MASS_TIME_ZONE: 'Europe/Berlin',
+      LOG_LEVEL: 'warn',
+      DRY_RUN: 'on',
+      METRICS_HOST: '0.0.0.0',
+      METRICS_PORT: '9000',
+      DOCKER_HOST: 'tcp://10.0.0.1:2376',
+      DOCKER_TLS_VERIFY: '1',
+      DOCKER_CERT_PATH: '/etc/docker/certs',
+      DISCOVERY_INTERVAL: '3',
+      RETRY_MAX_DELAY: '60',
+      HEALTH_MAX_AGE: '90',
+      DEFAULT_MIN_INST: '1',
+      DEFAULT_MAX_INST: '40',
+      DEFAULT_START_DEMAND: '2.5',
+      DEFAULT_CALCULATION_TECHNIQUE: ' Moving_Average ',
+      DEFAULT_M_A_SENSITIVITY: '5',
+      DEFAULT_E_M_A_WEIGHTING: '.5',
+      DEFAULT_MIN_SCHEDULE_INTERVAL: '5',
+      DEFAULT_MAX_SCHEDULE_INTERVAL: '1e2',
+      DEFAULT_DEMAND_DELTA_THRESHOLD: '0.25',
+      DEFAULT_REQUESTS_PER_INSTANCE: '2',
+      DEFAULT_SCALE_DOWN_DELAY: '600',
+      DEFAULT_AUTOSCALE: 'FALSE',
+    });
+    assert.ok(result.ok, JSON.stringify(result));
+    assert.deepEqual(result.config, {
+      apiKey: 'k-123',
+      massServerAddress: 'https://mass.example.org/api/',
+      massRequestTimeoutMs: 1250,
+      massPageConcurrency: 7,
+      massDialect: 'legacy',
+      massTimeZone: 'Europe/Berlin',
+      logLevel: 'warn',
+      dryRun: true,
+      metrics: { host: '0.0.0.0', port: 9000 },
+      docker: { host: 'tcp://10.0.0.1:2376', tlsVerify: true, certPath: '/etc/docker/certs' },
+      discoveryIntervalMs: 3000,
+      retryMaxDelayMs: 60_000,
+      healthMaxAgeMs: 90_000,
+      defaults: {
+        minInst: 1,
+        maxInst: 40,
+        startDemand: 2.5,
+        technique: 'moving average',
+        window: 5,
+        weight: 0.5,
+        minScheduleInterval: 5,
+        maxScheduleInterval: 100,
+        demandDeltaThreshold: 0.25,
+        requestsPerInstance: 2,
+        scaleDownDelay: 600,
+        autoscale: false,
+      },
+    });
+  });
+
+  // Text that is not a number of seconds, or out of range, each with the message it must give.
+  const badSeconds: [string, string, RegExp][] = [
+    ['MASS_REQUEST_TIMEOUT', 'x5', /is not a number of seconds/],
+    ['MASS_REQUEST_TIMEOUT', '5x', /is not a number of seconds/],
+    ['MASS_REQUEST_TIMEOUT', '5.', /is not a number of seconds/],
+    ['MASS_REQUEST_TIMEOUT', '-5', /is not a number of seconds/],
+    ['DISCOVERY_INTERVAL', '0.1', /must be at least 0\.2 /],
+    ['RETRY_MAX_DELAY', '0.5', /must be at least 1 /],
+    ['HEALTH_MAX_AGE', '86401', /must be at most 86400 /],
+  ];
+  for (const [name, value, message] of badSeconds) {
+    test(`${name}=${JSON.stringify(value)} is refused: ${message.source}`, () => {
+      const result = loadConfig({ ...base, [name]: value });
+      assert.equal(result.ok, false);
+      if (!result.ok) assert.match(result.problems.join('\n'), new RegExp(`^${name}=.*${message.source}`));
+    });
+  }
+
+  test('API_KEY_FILE is read from disk by default, path and key trimmed', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'config-key-'));
+    try {
+      const path = join(dir, 'key');
+      writeFileSync(path, '  disk-key \n');
+      const result = loadConfig({ API_KEY_FILE: ` ${path} ` });
+      assert.ok(result.ok, JSON.stringify(result));
+      assert.equal(result.config.apiKey, 'disk-key');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('an API_KEY_FILE holding only blanks is refused as empty', () => {
+    const result = loadConfig({ API_KEY_FILE: '/run/secrets/mass' }, () => ' \n');
+    assert.deepEqual(result, { ok: false, problems: ['API_KEY_FILE="/run/secrets/mass" is empty'] });
+  });
+
+  test('API_KEY and API_KEY_FILE together: the message says to set only one', () => {
+    const result = loadConfig({ API_KEY: 'a', API_KEY_FILE: '/f' }, () => 'b');
+    assert.deepEqual(result, {
+      ok: false,
+      problems: ['API_KEY and API_KEY_FILE are both set: set only one of them'],
+    });
+  });
+
+  test('an API_KEY of blanks is not set', () => {
+    const result = loadConfig({ API_KEY: '   ' });
+    assert.equal(result.ok, false);
+    if (!result.ok) assert.match(result.problems.join('\n'), /^API_KEY is not set/);
+  });
+
+  test('parseDefaults gives no defaults when one is bad, or when they conflict', () => {
+    const bad: string[] = [];
+    assert.equal(parseDefaults({ DEFAULT_MIN_INST: 'x' }, bad), undefined);
+    assert.equal(bad.length, 1);
+    const conflicting: string[] = [];
+    assert.equal(parseDefaults({ DEFAULT_MIN_INST: '20' }, conflicting), undefined);
+    assert.deepEqual(conflicting, ['DEFAULT_* options: min_inst must not be greater than max_inst (20 > 15)']);
+  });
+
+  test('an API_KEY_FILE that fails without an error code is still named', () => {
+    const result = loadConfig({ API_KEY_FILE: '/odd' }, () => {
+      throw new Error('odd failure');
+    });
+    assert.deepEqual(result, { ok: false, problems: ['API_KEY_FILE="/odd" cannot be read (read error)'] });
   });
 });
