@@ -87,6 +87,8 @@ async function runDaemon(): Promise<number> {
     timeoutMs: config.massRequestTimeoutMs,
     pageConcurrency: config.massPageConcurrency,
     dialect: config.massDialect,
+    serverTimeZone: config.massTimeZone,
+    warn: (message) => log.warn(`MASS API: ${message}`),
   });
   const docker = createDocker(config.docker);
   const swarm = new DockerSwarm(docker);

@@ -1,81 +1,18 @@
 // com.mass.* service labels → a validated Policy. The names are those of the original MASS
-// autoscaler, so existing compose files keep working.
-import { z } from 'zod';
-import type { Policy } from './core/policy';
+// autoscaler, so existing compose files keep working. Each label is declared once, in config.ts
+// (LABEL_SETTINGS: name, DEFAULT_* option, default, help); the values it takes come from its
+// field's rule in src/core/policy.ts.
+import { LABEL_SETTINGS, LABEL_VALUE_SCHEMAS, orderProblems } from '../config';
+import type { Policy, PolicyField, PolicySettings } from './core/policy';
 
-export type PolicyDefaults = Omit<Policy, 'system'>;
+export type PolicyDefaults = PolicySettings;
 
 export const SYSTEM_LABEL = 'com.mass.anal_system';
 
 /** Label name for each policy field that has a default. */
-export const LABEL_NAMES: { readonly [K in keyof PolicyDefaults]: string } = {
-  minInst: 'com.mass.min_inst',
-  maxInst: 'com.mass.max_inst',
-  startDemand: 'com.mass.start_demand',
-  technique: 'com.mass.calculation_technique',
-  window: 'com.mass.m_a_sensitivity',
-  weight: 'com.mass.e_m_a_weighting',
-  minScheduleInterval: 'com.mass.min_schedule_interval',
-  maxScheduleInterval: 'com.mass.max_schedule_interval',
-  demandDeltaThreshold: 'com.mass.demand_delta_threshold',
-  requestsPerInstance: 'com.mass.requests_per_instance',
-  scaleDownDelay: 'com.mass.scale_down_delay',
-  autoscale: 'com.mass.autoscale',
-};
-
-const numberText = z
-  .string()
-  .trim()
-  .min(1, 'is empty')
-  .regex(/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/, 'is not a number')
-  .transform(Number);
-
-const whole = (min: number, max: number) =>
-  numberText.pipe(
-    z.number().int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`),
-  );
-
-const decimal = (min: number, max: number, minExclusive = false) =>
-  numberText.pipe(
-    minExclusive
-      ? z.number().gt(min, `must be greater than ${min}`).max(max, `must be at most ${max}`)
-      : z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`),
-  );
-
-const technique = z
-  .string()
-  .trim()
-  .min(1, 'is empty')
-  .transform((v) => v.toLowerCase().replace(/[_-]+/g, ' ').replace(/\s+/g, ' '))
-  .pipe(
-    z.enum(['moving average', 'exponential moving average'], {
-      error: 'must be "moving average" or "exponential moving average"',
-    }),
-  );
-
-const flag = z
-  .string()
-  .trim()
-  .min(1, 'is empty')
-  .transform((v) => v.toLowerCase())
-  .pipe(z.enum(['true', 'false'], { error: 'must be true or false' }))
-  .transform((v) => v === 'true');
-
-/** How each label's text becomes a value. Also used to validate the defaults in config.ts. */
-export const LABEL_VALUE_SCHEMAS: { readonly [K in keyof PolicyDefaults]: z.ZodType<PolicyDefaults[K], string> } = {
-  minInst: whole(0, 1000),
-  maxInst: whole(1, 1000),
-  startDemand: decimal(0, 1_000_000),
-  technique,
-  window: whole(1, 1000),
-  weight: decimal(0, 1, true),
-  minScheduleInterval: decimal(1, 86_400),
-  maxScheduleInterval: decimal(1, 86_400),
-  demandDeltaThreshold: decimal(0, 1000),
-  requestsPerInstance: decimal(0, 100_000, true),
-  scaleDownDelay: decimal(0, 86_400),
-  autoscale: flag,
-};
+export const LABEL_NAMES = Object.fromEntries(
+  Object.entries(LABEL_SETTINGS).map(([field, setting]) => [field, setting.label]),
+) as { readonly [K in PolicyField]: (typeof LABEL_SETTINGS)[K]['label'] };
 
 export interface LabelProblem {
   label: string;
@@ -97,15 +34,16 @@ export function parseLabels(labels: Record<string, string>, defaults: PolicyDefa
     problems.push({ label: SYSTEM_LABEL, value: system, problem: system === undefined ? 'is missing' : 'is empty' });
   }
   const values: Record<string, unknown> = {};
-  for (const key of Object.keys(LABEL_NAMES) as (keyof PolicyDefaults)[]) {
-    const label = LABEL_NAMES[key];
+  for (const field of Object.keys(LABEL_NAMES) as PolicyField[]) {
+    const label = LABEL_NAMES[field];
     const text = labels[label];
     if (text === undefined) {
-      values[key] = defaults[key];
+      values[field] = defaults[field];
       continue;
     }
-    const parsed = LABEL_VALUE_SCHEMAS[key].safeParse(text);
-    if (parsed.success) values[key] = parsed.data;
+    const parsed = LABEL_VALUE_SCHEMAS[field].safeParse(text);
+    if (parsed.success) values[field] = parsed.data;
+    // Stryker disable next-line OptionalChaining,StringLiteral: a failed zod parse always has an issue
     else problems.push({ label, value: text, problem: parsed.error.issues[0]?.message ?? 'is not valid' });
   }
   const policy = { system: system?.trim() ?? '', ...values } as Policy;
@@ -115,20 +53,5 @@ export function parseLabels(labels: Record<string, string>, defaults: PolicyDefa
 
 /** Rules between labels, checked once each label is valid on its own. */
 export function crossChecks(p: PolicyDefaults): LabelProblem[] {
-  const problems: LabelProblem[] = [];
-  if (p.minInst > p.maxInst) {
-    problems.push({
-      label: `${LABEL_NAMES.minInst} / ${LABEL_NAMES.maxInst}`,
-      value: `${p.minInst} > ${p.maxInst}`,
-      problem: 'min_inst must not be greater than max_inst',
-    });
-  }
-  if (p.minScheduleInterval > p.maxScheduleInterval) {
-    problems.push({
-      label: `${LABEL_NAMES.minScheduleInterval} / ${LABEL_NAMES.maxScheduleInterval}`,
-      value: `${p.minScheduleInterval} > ${p.maxScheduleInterval}`,
-      problem: 'min_schedule_interval must not be greater than max_schedule_interval',
-    });
-  }
-  return problems;
+  return orderProblems(p).map(({ labels, value, problem }) => ({ label: labels, value, problem }));
 }

@@ -1,18 +1,58 @@
+// The policy of one service: which values each field takes. The Policy type is derived from
+// POLICY_FIELDS, so a field and its rules are written once; config.ts names each field's label,
+// DEFAULT_* option, default and help, and src/labels.ts builds its parser from these rules.
 import type { Technique } from './smoothing';
 
+/** The smoothing techniques a policy can name. */
+export const TECHNIQUES = ['moving average', 'exponential moving average'] as const satisfies readonly Technique[];
+
+/** What values one field takes. Numbers are given by the bounds they must keep. */
+export type FieldRule =
+  | { kind: 'whole'; min: number; max: number }
+  | { kind: 'number'; min: number; max: number; minExclusive?: boolean }
+  | { kind: 'choice'; values: readonly string[] }
+  | { kind: 'flag' };
+
+/** Every field of a policy but its system, with the values it takes (times in seconds). */
+export const POLICY_FIELDS = {
+  minInst: { kind: 'whole', min: 0, max: 1000 },
+  maxInst: { kind: 'whole', min: 1, max: 1000 },
+  startDemand: { kind: 'number', min: 0, max: 1_000_000 },
+  technique: { kind: 'choice', values: TECHNIQUES },
+  window: { kind: 'whole', min: 1, max: 1000 },
+  weight: { kind: 'number', min: 0, max: 1, minExclusive: true },
+  minScheduleInterval: { kind: 'number', min: 1, max: 86_400 },
+  maxScheduleInterval: { kind: 'number', min: 1, max: 86_400 },
+  demandDeltaThreshold: { kind: 'number', min: 0, max: 1000 },
+  requestsPerInstance: { kind: 'number', min: 0, max: 100_000, minExclusive: true },
+  scaleDownDelay: { kind: 'number', min: 0, max: 86_400 },
+  autoscale: { kind: 'flag' },
+} as const satisfies Record<string, FieldRule>;
+
+export type PolicyField = keyof typeof POLICY_FIELDS;
+
+/** The value type a rule gives. */
+type ValueOf<R> = R extends { kind: 'whole' | 'number' }
+  ? number
+  : R extends { kind: 'choice'; values: readonly (infer V)[] }
+    ? V
+    : boolean;
+
+/** The fields a label (or its DEFAULT_* option) sets. */
+export type PolicySettings = { -readonly [K in PolicyField]: ValueOf<(typeof POLICY_FIELDS)[K]> };
+
 /** The validated com.mass.* labels of one service (times in seconds). */
-export interface Policy {
+export interface Policy extends PolicySettings {
   system: string;
-  minInst: number;
-  maxInst: number;
-  startDemand: number;
-  technique: Technique;
-  window: number;
-  weight: number;
-  minScheduleInterval: number;
-  maxScheduleInterval: number;
-  demandDeltaThreshold: number;
-  requestsPerInstance: number;
-  scaleDownDelay: number;
-  autoscale: boolean;
+}
+
+/** Pairs of fields where the first must not be greater than the second. */
+export const ORDERED_FIELDS = [
+  ['minInst', 'maxInst'],
+  ['minScheduleInterval', 'maxScheduleInterval'],
+] as const satisfies readonly (readonly [PolicyField, PolicyField])[];
+
+/** The ordered pairs a set of settings breaks (each valid on its own). */
+export function disorderedFields(p: PolicySettings): (typeof ORDERED_FIELDS)[number][] {
+  return ORDERED_FIELDS.filter(([low, high]) => p[low] > p[high]);
 }

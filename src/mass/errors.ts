@@ -2,7 +2,7 @@
 // Messages name the step (`GET analysis_request/?...`) and what went wrong. They are built from
 // our own strings only: never from axios' config or headers (which carry the API key).
 import { isAxiosError } from 'axios';
-import type { ZodError } from 'zod';
+import type { z, ZodError } from 'zod';
 import type { MassErrorKind, MassFailure } from '../types';
 
 /** Thrown inside the client; readDemand turns it into a SystemReading. */
@@ -121,16 +121,20 @@ export function notJsonFailure(step: string, answer: HttpAnswer, parseError: unk
 }
 
 /** JSON that does not match the documented shape; names the first offending fields. */
-export function shapeFailure(step: string, err: ZodError, hint?: string): MassError {
+export function shapeFailure(step: string, err: ZodError): MassError {
   const issues = err.issues.slice(0, 3).map((issue) => {
     const path = issue.path.length > 0 ? issue.path.map(String).join('.') : '(answer)';
     return `${path}: ${issue.message}`;
   });
   const more = err.issues.length > 3 ? ` (+${err.issues.length - 3} more)` : '';
-  return new MassError(
-    'bad-shape',
-    `${step}: unexpected answer shape: ${issues.join('; ')}${more}${hint ? `; ${hint}` : ''}`,
-  );
+  return new MassError('bad-shape', `${step}: unexpected answer shape: ${issues.join('; ')}${more}`);
+}
+
+/** The body parsed with `schema`; a mismatch is a 'bad-shape' failure naming the step. */
+export function parseAnswer<S extends z.ZodType>(schema: S, body: unknown, step: string): z.output<S> {
+  const result = schema.safeParse(body);
+  if (!result.success) throw shapeFailure(step, result.error);
+  return result.data;
 }
 
 export function pagingFailure(step: string, what: string): MassError {

@@ -1,28 +1,40 @@
 // Shapes of the MASS API answers the client reads (docs/MASS_API.md). Fields come and go
 // between server builds, so each schema requires only what the client uses and keeps the rest
 // (looseObject); a missing required field is a 'bad-shape' failure, never a silent zero.
+// Every schema is built once, here; the readers only pick one.
 import { z } from 'zod';
 
 /**
- * MASS writes times as ISO-8601 UTC. Some builds omit the offset (`2018-01-15T14:05:08`), which
- * Date.parse would read as local time, so a time without a zone is taken as UTC.
+ * A time as MASS wrote it. MASS writes ISO-8601; a build whose database connection is not
+ * zone-aware writes the server's local time without an offset (`2018-01-15T14:05:08`). Such a
+ * time is kept as the wall-clock reading taken as UTC (`zoned` false), for the reader to place
+ * in the server's zone (server-time.ts): never in the daemon's own zone, as Date.parse would.
  */
-export function parseMassTime(text: string): number {
-  const hasZone = /(?:Z|[+-]\d\d:?\d\d)$/i.test(text.trim());
-  return Date.parse(hasZone ? text : `${text}Z`);
+export interface MassTime {
+  ms: number;
+  zoned: boolean;
 }
 
-/** An ISO time, turned into milliseconds since the epoch. */
-const massTime = z.string().transform((text, ctx) => {
-  const ms = parseMassTime(text);
-  if (Number.isNaN(ms)) {
+export function readMassTime(text: string): MassTime {
+  const zoned = /(?:Z|[+-]\d\d:?\d\d)$/i.test(text.trim());
+  return { ms: Date.parse(zoned ? text : `${text}Z`), zoned };
+}
+
+/** A MASS time in milliseconds since the epoch, a time without a zone taken as UTC. */
+export function parseMassTime(text: string): number {
+  return readMassTime(text).ms;
+}
+
+const massTime = z.string().transform((text, ctx): MassTime => {
+  const time = readMassTime(text);
+  if (Number.isNaN(time.ms)) {
     ctx.addIssue({ code: 'custom', message: `not an ISO-8601 time: ${JSON.stringify(text.slice(0, 40))}` });
     return z.NEVER;
   }
-  return ms;
+  return time;
 });
 
-export const analysisSystemSchema = z.looseObject({
+const analysisSystemSchema = z.looseObject({
   // 24-hex id: the value filters take. The older server may not send it (it is not needed there).
   id: z.string().optional(),
   identifier_name: z.string().min(1),
@@ -30,18 +42,14 @@ export const analysisSystemSchema = z.looseObject({
 });
 export type AnalysisSystemItem = z.infer<typeof analysisSystemSchema>;
 
-export const analysisRequestSchema = z.looseObject({
-  id: z.string().optional(),
-  url: z.string().optional(),
+const analysisRequestSchema = z.looseObject({
   /** reference: an absolute URL like http://host/api/analysis_system/ssdeep/ */
   analysis_system: z.string(),
   /** missing on older builds, and then the request is due */
   schedule_after: massTime.nullish(),
 });
-export type AnalysisRequestItem = z.infer<typeof analysisRequestSchema>;
 
-export const analysisSystemInstanceSchema = z.looseObject({
-  id: z.string().optional(),
+const analysisSystemInstanceSchema = z.looseObject({
   uuid: z.string().optional(),
   url: z.string().optional(),
   analysis_system: z.string(),
@@ -54,36 +62,46 @@ export const analysisSystemInstanceSchema = z.looseObject({
 });
 export type AnalysisSystemInstanceItem = z.infer<typeof analysisSystemInstanceSchema>;
 
-export const scheduledAnalysisSchema = z.looseObject({
-  id: z.string().optional(),
-  url: z.string().optional(),
+const scheduledAnalysisSchema = z.looseObject({
   /** reference: an absolute URL like http://host/api/analysis_system_instance/<uuid>/ */
   analysis_system_instance: z.string(),
 });
-export type ScheduledAnalysisItem = z.infer<typeof scheduledAnalysisSchema>;
 
 /** 0.2 answer to `?count`. */
 export const countSchema = z.looseObject({
   count: z.number().int().nonnegative(),
 });
 
-/** 0.2 paged envelope. `next`/`previous` only serve to detect a server that ignores `page`. */
-export function pagedEnvelopeSchema<T extends z.ZodType>(item: T) {
+/** 0.2 paged envelope. `next` only serves to detect a server that ignores `page`. */
+function pagedEnvelope<T extends z.ZodType>(item: T) {
   return z.looseObject({
     page: z.number().int().positive(),
     page_count: z.number().int().nonnegative(),
     next: z.string().nullish(),
-    previous: z.string().nullish(),
     results: z.array(item),
   });
 }
 
 /** Older server's page: only `results`, no paging information. */
-export function legacyPageSchema<T extends z.ZodType>(item: T) {
+function legacyPage<T extends z.ZodType>(item: T) {
   return z.looseObject({
     results: z.array(item),
   });
 }
+
+/** One whole page of each list the client reads, per dialect. */
+export const pages = {
+  '0.2': {
+    systems: pagedEnvelope(analysisSystemSchema),
+    instances: pagedEnvelope(analysisSystemInstanceSchema),
+  },
+  legacy: {
+    systems: legacyPage(analysisSystemSchema),
+    requests: legacyPage(analysisRequestSchema),
+    instances: legacyPage(analysisSystemInstanceSchema),
+    scheduled: legacyPage(scheduledAnalysisSchema),
+  },
+} as const;
 
 /** The first analysis_system/ answer tells the dialect: only the 0.2 envelope has page_count. */
 export function looksLike02Envelope(body: unknown): boolean {

@@ -374,6 +374,21 @@ describe('MassClient, 0.2 server: cheap reads', () => {
     }
   });
 
+  for (const dialect of ['0.2', 'legacy'] as const) {
+    test(`${dialect}: last_seen exactly 10 minutes old is offline; a second younger is online`, async () => {
+      await withMass({ dialect, instanceFields: { isOnline: false } }, async (mass) => {
+        mass.addSystem('ssdeep');
+        mass.addInstance('ssdeep', { lastSeen: NOW - 10 * 60_000, scheduled: 2 });
+        mass.addInstance('ssdeep', { lastSeen: NOW - 10 * 60_000 + 1000, scheduled: 5 });
+        const demand = demandOf(await read(client(mass), ['ssdeep']), 'ssdeep');
+        assert.deepEqual(
+          [demand.onlineInstances, demand.scheduledOnline, demand.offlineInstances, demand.stuckOffline],
+          [1, 5, 1, 2],
+        );
+      });
+    });
+  }
+
   test('without is_online, last_seen decides who is online', async () => {
     await withMass({ dialect: '0.2', instanceFields: { isOnline: false } }, async (mass) => {
       setSsdeep(mass);
@@ -730,5 +745,188 @@ describe('MassClient: failures', () => {
       failureOf(await read(c, ['ssdeep']), 'ssdeep', 'server-error');
       assert.deepEqual(demandOf(await read(c, ['ssdeep']), 'ssdeep'), SSDEEP);
     });
+  });
+});
+
+describe('MassClient: inconsistent answers (0.2)', () => {
+  test('an instance of another system in a filtered instance list: no reading, never its demand', async () => {
+    await withMass({ dialect: '0.2' }, async (mass) => {
+      setSsdeep(mass);
+      mass.setDemand('peid', { due: 1, scheduledOnline: 9 });
+      mass.fault = { kind: 'ignore-filter', path: 'analysis_system_instance/' };
+      const readings = await read(client(mass), ['ssdeep']);
+      assert.match(
+        failureOf(readings, 'ssdeep', 'bad-shape'),
+        /^GET analysis_system_instance\/\?analysis_system=\w+&page=1&per_page=100: results\.\d+ belongs to peid, not ssdeep; the server ignored the analysis_system filter/,
+      );
+    });
+  });
+
+  test('an instance of a system analysis_system/ does not list: no reading, never its demand', async () => {
+    await withMass({ dialect: '0.2' }, async (mass) => {
+      setSsdeep(mass);
+      mass.addInstance('ghost', { online: true, scheduled: 9 });
+      mass.unlisted.add('ghost');
+      mass.fault = { kind: 'ignore-filter', path: 'analysis_system_instance/' };
+      const readings = await read(client(mass), ['ssdeep']);
+      assert.match(
+        failureOf(readings, 'ssdeep', 'bad-shape'),
+        /results\.\d+ belongs to a system analysis_system\/ does not list \(".*\/api\/analysis_system\/ghost\/"\), not ssdeep/,
+      );
+    });
+  });
+
+  test('two systems with the same identifier_name: the last one listed is read, and that is said once', async () => {
+    await withMass({ dialect: '0.2' }, async (mass) => {
+      setSsdeep(mass);
+      const first = mass.systems.find((s) => s.identifier_name === 'ssdeep')!;
+      mass.systems.unshift({ ...first, id: '5a14596e613bc664ffffffff' });
+      const warnings: string[] = [];
+      const c = client(mass, { warn: (m) => warnings.push(m) });
+      assert.deepEqual(demandOf(await read(c, ['ssdeep']), 'ssdeep'), SSDEEP);
+      await read(c, ['ssdeep']);
+      assert.deepEqual(warnings, [
+        `MASS lists 2 analysis systems named "ssdeep" (5a14596e613bc664ffffffff, ${first.id}); reading the last one listed (${first.id})`,
+      ]);
+      assert.ok(
+        mass.requests.some((r) => r.url.includes(`analysis_system=${first.id}`)),
+        'the filters take the last one listed',
+      );
+    });
+  });
+
+  test('a system named once: no warning', async () => {
+    await withMass({ dialect: '0.2' }, async (mass) => {
+      setSsdeep(mass);
+      const warnings: string[] = [];
+      await read(client(mass, { warn: (m) => warnings.push(m) }), ['ssdeep']);
+      assert.deepEqual(warnings, []);
+    });
+  });
+});
+
+describe('MassClient: gaps found by a mutation review', () => {
+  test('a key echoed in the HTTP reason phrase is scrubbed', async () => {
+    const server = await startServer((_req, res) => {
+      res.writeHead(500, `Bad token ${KEY} given`, { 'Content-Type': 'text/html' });
+      res.end('<html></html>');
+    });
+    try {
+      const message = failureOf(await read(client(server), ['ssdeep']), 'ssdeep', 'server-error');
+      assert.match(message, /500 Bad token \[redacted\] given/);
+      assert.deepEqual(keyPieces(message), [], message);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('a key echoed in the content type of a non-JSON answer is scrubbed', async () => {
+    const server = await startServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': `text/html; token=${KEY}` });
+      res.end('<html>login</html>');
+    });
+    try {
+      const message = failureOf(await read(client(server), ['ssdeep']), 'ssdeep', 'not-json');
+      assert.match(message, /\[text\/html; token=\[redacted\], 18 bytes\]/);
+      assert.deepEqual(keyPieces(message), [], message);
+    } finally {
+      await server.close();
+    }
+  });
+
+  for (const bad of [-1, 2.5]) {
+    test(`a count of ${bad} is bad-shape, never a demand`, async () => {
+      await withMass({ dialect: '0.2' }, async (mass) => {
+        setSsdeep(mass);
+        mass.fault = {
+          kind: 'status',
+          code: 200,
+          body: JSON.stringify({ count: bad }),
+          contentType: 'application/json',
+          path: 'count',
+        };
+        assert.match(failureOf(await read(client(mass), ['ssdeep']), 'ssdeep', 'bad-shape'), /count: /);
+      });
+    });
+  }
+
+  for (const bad of [-1, 2.5]) {
+    test(`a scheduled_analyses_count of ${bad} is bad-shape, never a demand`, async () => {
+      await withMass({ dialect: '0.2' }, async (mass) => {
+        setSsdeep(mass);
+        const system = mass.systems.find((s) => s.identifier_name === 'ssdeep')!;
+        const body = {
+          page: 1,
+          page_count: 1,
+          next: null,
+          previous: null,
+          results: [
+            {
+              analysis_system: `${mass.baseUrl}analysis_system/ssdeep/`,
+              uuid: 'u-1',
+              is_online: true,
+              scheduled_analyses_count: bad,
+            },
+          ],
+        };
+        mass.fault = {
+          kind: 'status',
+          code: 200,
+          body: JSON.stringify(body),
+          contentType: 'application/json',
+          path: `analysis_system_instance/?analysis_system=${system.id}`,
+        };
+        assert.match(
+          failureOf(await read(client(mass), ['ssdeep']), 'ssdeep', 'bad-shape'),
+          /results\.0\.scheduled_analyses_count/,
+        );
+      });
+    });
+  }
+});
+
+describe('MassClient: times without a zone are the MASS server clock (MASS_TIME_ZONE)', () => {
+  // An older server whose database is not zone-aware: its clock runs on Tokyo time (UTC+9).
+  // At NOW (12:00 UTC = 21:00 in Tokyo) the request became due at 20:30 Tokyo time (11:30 UTC)
+  // and the instance last polled at 11:55 Tokyo time (02:55 UTC): nine hours ago, not five minutes.
+  async function tokyoServer(): Promise<LocalServer> {
+    return startServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (url.searchParams.get('page') !== '1') return sendJson(res, 404, { message: 'not found' });
+      const system = `http://${req.headers.host}/api/analysis_system/ssdeep/`;
+      if (url.pathname === '/api/analysis_system/')
+        return sendJson(res, 200, { results: [{ identifier_name: 'ssdeep', url: system }] });
+      if (url.pathname === '/api/analysis_request/')
+        return sendJson(res, 200, {
+          results: [{ id: 'r1', analysis_system: system, schedule_after: '2024-05-01T20:30:00' }],
+        });
+      if (url.pathname === '/api/analysis_system_instance/')
+        return sendJson(res, 200, {
+          results: [
+            { uuid: 'i1', analysis_system: system, last_seen: '2024-05-01T11:55:00', scheduled_analyses_count: 3 },
+          ],
+        });
+      sendJson(res, 404, { message: 'not found' });
+    });
+  }
+
+  test('read in the server zone: the request is due and the instance offline', async () => {
+    const server = await tokyoServer();
+    try {
+      const demand = demandOf(await read(client(server, { serverTimeZone: 'Asia/Tokyo' }), ['ssdeep']), 'ssdeep');
+      assert.deepEqual([demand.due, demand.notDue, demand.offlineInstances, demand.stuckOffline], [1, 0, 1, 3]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('read as UTC (the default): the same answer says not due and online', async () => {
+    const server = await tokyoServer();
+    try {
+      const demand = demandOf(await read(client(server), ['ssdeep']), 'ssdeep');
+      assert.deepEqual([demand.due, demand.notDue, demand.onlineInstances, demand.scheduledOnline], [0, 1, 1, 3]);
+    } finally {
+      await server.close();
+    }
   });
 });

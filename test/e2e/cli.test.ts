@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { runCli } from './harness';
+import { runCli, startDaemon } from './harness';
 
 async function closedPort(): Promise<number> {
   const server = createServer();
@@ -41,6 +41,28 @@ describe('command line', () => {
     assert.match(r.stderr, /DRY_RUN="sometimes"/);
     assert.doesNotMatch(r.stderr, /API_KEY is not set/);
     assert.ok(!(r.stdout + r.stderr).includes('from-dotenv'));
+  });
+
+  test('DRY_RUN=1, YES and on are each a dry run; any other spelling exits 2 naming DRY_RUN', async () => {
+    for (const spelling of ['1', 'YES', 'on']) {
+      // No Docker, no MASS, no listener needed: the start-up line says whether this is a dry run.
+      const daemon = startDaemon({
+        API_KEY: 'k-dry',
+        DRY_RUN: spelling,
+        METRICS_PORT: 'off',
+        DOCKER_HOST: 'unix:///nonexistent/docker.sock',
+        MASS_SERVER_ADDRESS: 'http://127.0.0.1:9/api/',
+      });
+      try {
+        const line = await daemon.waitForLog('start-up line', (l) => l.msg.startsWith('mass-autoscaler starting'));
+        assert.match(line.msg, /in DRY RUN mode/, `DRY_RUN=${spelling}`);
+      } finally {
+        await daemon.stop();
+      }
+    }
+    const refused = await runCli([], { API_KEY: 'k', DRY_RUN: 'yess' });
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /DRY_RUN="yess" must be true or false/);
   });
 
   test('status with no daemon listening says so and exits 1', async () => {

@@ -46,6 +46,9 @@
 //   still says page 1 and links next to page 2), so a client following `next` loops forever.
 // - { kind: 'vanish-page', page?: 2 }: that page answers 404 HTML although page_count lists it.
 //   (On the older server that is indistinguishable from the end of the list.)
+// - { kind: 'ignore-filter' }: a 0.2 list answers as if no filter were given (an inconsistent server).
+// `mass.unlisted` (a Set of identifier names): analysis_system/ leaves those systems out while
+// their requests and instances stay (items of a system MASS does not list).
 // Every fault but 'refuse' can be narrowed with `path` (substring of, or RegExp tested on, the
 // request's path+query, e.g. 'analysis_request/'), `system` (identifier_name or id, matched
 // against the `analysis_system` filter, so only 0.2 requests of that system match) and `times`
@@ -128,6 +131,7 @@ export type FakeFault =
         | { kind: 'wrong-shape' }
         | { kind: 'next-loop' }
         | { kind: 'vanish-page'; page?: number }
+        | { kind: 'ignore-filter' }
       ));
 
 export interface FakeRequestLogEntry {
@@ -233,6 +237,7 @@ export class FakeMass {
   readonly instances: FakeInstance[] = [];
   readonly requestGroups: FakeRequestGroup[] = [];
   readonly requests: FakeRequestLogEntry[] = [];
+  readonly unlisted = new Set<string>();
   /** requests being answered right now, and the most seen at once */
   inFlight = 0;
   maxInFlight = 0;
@@ -519,7 +524,7 @@ export class FakeMass {
     if (fault?.kind === 'forbidden') return new HttpAnswer(403, FORBIDDEN_BODY);
 
     const base = `http://${req.headers.host ?? `127.0.0.1:${this.port}`}/api/`;
-    const route = this.route(url, base);
+    const route = this.route(url, base, fault?.kind === 'ignore-filter');
     if (route === null) return HttpAnswer.notFound();
     if (!authOk) return new HttpAnswer(403, FORBIDDEN_BODY);
     if (req.method !== 'GET')
@@ -535,9 +540,13 @@ export class FakeMass {
   }
 
   /** The list a path names (filters applied on 0.2), or null for an unknown path. */
-  private route(url: URL, base: string): ((params: URLSearchParams) => ListQuery | HttpAnswer | null) | null {
+  private route(
+    url: URL,
+    base: string,
+    ignoreFilters = false,
+  ): ((params: URLSearchParams) => ListQuery | HttpAnswer | null) | null {
     const path = url.pathname;
-    const filtering = this.dialect === '0.2';
+    const filtering = this.dialect === '0.2' && !ignoreFilters;
     const systemUrl = (name: string) => `${base}analysis_system/${name}/`;
     const instanceUrl = (i: FakeInstance) => `${base}analysis_system_instance/${i.uuid}/`;
     const systemFilter = (params: URLSearchParams): ((name: string) => boolean) => {
@@ -550,7 +559,9 @@ export class FakeMass {
     if (path === '/api/analysis_system/') {
       return (params) => {
         const name = filtering ? params.get('identifier_name') : null;
-        const systems = this.systems.filter((s) => name === null || s.identifier_name === name);
+        const systems = this.systems.filter(
+          (s) => (name === null || s.identifier_name === name) && !this.unlisted.has(s.identifier_name),
+        );
         return {
           collection: 'analysis_system',
           seq: concatSeq(

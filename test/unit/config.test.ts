@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { loadConfig, OPTIONS } from '../../config';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, OPTIONS, parseDefaults, type Config } from '../../config';
 
 const base = { API_KEY: 'k-123' };
 
@@ -121,5 +124,242 @@ describe('config', () => {
     const result = loadConfig({ API_KEY: 'sekrit-key-value', LOG_LEVEL: 'x', MASS_SERVER_ADDRESS: 'nope' });
     assert.equal(result.ok, false);
     if (!result.ok) assert.ok(!result.problems.join('\n').includes('sekrit-key-value'));
+  });
+
+  describe('boolean options take the usual spellings, and refuse anything else', () => {
+    const yes = ['true', 'TRUE', 'True', '1', 'yes', 'YES', 'on', 'On', ' yes '];
+    const no = ['false', 'FALSE', '0', 'no', 'No', 'off', 'OFF', ''];
+    const refused = ['perhaps', 'y', 'n', '2', 'enabled', 'tru'];
+    const read = {
+      DRY_RUN: (c: Config) => c.dryRun,
+      DOCKER_TLS_VERIFY: (c: Config) => c.docker.tlsVerify,
+    };
+    for (const [name, get] of Object.entries(read)) {
+      for (const value of yes) {
+        test(`${name}=${JSON.stringify(value)} is on`, () => {
+          const result = loadConfig({ ...base, [name]: value });
+          assert.ok(result.ok, JSON.stringify(result));
+          assert.equal(get(result.config), true);
+        });
+      }
+      for (const value of no) {
+        test(`${name}=${JSON.stringify(value)} is off`, () => {
+          const result = loadConfig({ ...base, [name]: value });
+          assert.ok(result.ok, JSON.stringify(result));
+          assert.equal(get(result.config), false);
+        });
+      }
+      for (const value of refused) {
+        test(`${name}=${JSON.stringify(value)} is refused, naming ${name}`, () => {
+          const result = loadConfig({ ...base, [name]: value });
+          assert.equal(result.ok, false);
+          if (!result.ok)
+            assert.deepEqual(
+              result.problems.map((p) => p.startsWith(`${name}=${JSON.stringify(value)} must be true or false`)),
+              [true],
+            );
+        });
+      }
+    }
+  });
+
+  test('METRICS_PORT: 65535 is the highest port, 65536 is refused', () => {
+    const top = loadConfig({ ...base, METRICS_PORT: '65535' });
+    assert.ok(top.ok);
+    assert.equal(top.config.metrics?.port, 65535);
+    const over = loadConfig({ ...base, METRICS_PORT: '65536' });
+    assert.equal(over.ok, false);
+    if (!over.ok) assert.match(over.problems.join('\n'), /^METRICS_PORT="65536" must be at most 65535/);
+  });
+
+  // Every option given in seconds, and the Config field that holds it in milliseconds.
+  const timeOptions: { name: string; read: (c: Config) => unknown; byDefault: number; given: string; ms: number }[] = [
+    { name: 'MASS_REQUEST_TIMEOUT', read: (c) => c.massRequestTimeoutMs, byDefault: 10_000, given: '2.5', ms: 2500 },
+    { name: 'DISCOVERY_INTERVAL', read: (c) => c.discoveryIntervalMs, byDefault: 2000, given: '0.3', ms: 300 },
+    { name: 'RETRY_MAX_DELAY', read: (c) => c.retryMaxDelayMs, byDefault: 30_000, given: '1.1', ms: 1100 },
+    { name: 'HEALTH_MAX_AGE', read: (c) => c.healthMaxAgeMs, byDefault: 45_000, given: '61', ms: 61_000 },
+    { name: 'LEASE_TTL', read: (c) => c.lease?.ttlMs, byDefault: 15_000, given: '2.5', ms: 2500 },
+  ];
+  for (const t of timeOptions) {
+    test(`${t.name} is seconds: ${t.given} s → ${t.ms} ms (default ${t.byDefault} ms)`, () => {
+      const byDefault = loadConfig(base);
+      assert.ok(byDefault.ok);
+      assert.equal(t.read(byDefault.config), t.byDefault);
+      const given = loadConfig({ ...base, [t.name]: t.given });
+      assert.ok(given.ok);
+      assert.equal(t.read(given.config), t.ms);
+    });
+  }
+
+  test('LEASE=off: no lease, whatever LEASE_TTL says', () => {
+    const off = loadConfig({ ...base, LEASE: 'off', LEASE_TTL: '9' });
+    assert.ok(off.ok);
+    assert.equal(off.config.lease, null);
+  });
+
+  test('every option given in seconds is in the table above', () => {
+    const inSeconds = Object.entries(OPTIONS)
+      .filter(([name, o]) => /^seconds\b/.test(o.help) && !name.startsWith('DEFAULT_'))
+      .map(([name]) => name);
+    assert.deepEqual(inSeconds.sort(), timeOptions.map((t) => t.name).sort());
+  });
+
+  test('DEFAULT_MIN_SCHEDULE_INTERVAL may equal DEFAULT_MAX_SCHEDULE_INTERVAL', () => {
+    const result = loadConfig({ ...base, DEFAULT_MIN_SCHEDULE_INTERVAL: '20', DEFAULT_MAX_SCHEDULE_INTERVAL: '20' });
+    assert.ok(result.ok, JSON.stringify(result));
+    assert.equal(result.config.defaults.minScheduleInterval, 20);
+    assert.equal(result.config.defaults.maxScheduleInterval, 20);
+  });
+
+  test('DEFAULT_MIN_INST may equal DEFAULT_MAX_INST', () => {
+    const result = loadConfig({ ...base, DEFAULT_MIN_INST: '7', DEFAULT_MAX_INST: '7' });
+    assert.ok(result.ok, JSON.stringify(result));
+  });
+
+  test('MASS_TIME_ZONE: UTC by default, an IANA name is taken, anything else refused naming it', () => {
+    const byDefault = loadConfig(base);
+    assert.ok(byDefault.ok);
+    assert.equal(byDefault.config.massTimeZone, 'UTC');
+    const berlin = loadConfig({ ...base, MASS_TIME_ZONE: 'Europe/Berlin' });
+    assert.ok(berlin.ok);
+    assert.equal(berlin.config.massTimeZone, 'Europe/Berlin');
+    const bad = loadConfig({ ...base, MASS_TIME_ZONE: 'CEST+2' });
+    assert.equal(bad.ok, false);
+    if (!bad.ok) assert.match(bad.problems.join('\n'), /^MASS_TIME_ZONE="CEST\+2" is not a time zone/);
+  });
+
+  test('every option lands in its own Config field', () => {
+    const result = loadConfig({
+      API_KEY: ' k-123 ',
+      MASS_SERVER_ADDRESS: ' https://mass.example.org/api ',
+      MASS_REQUEST_TIMEOUT: ' 1.25 ',
+      MASS_PAGE_CONCURRENCY: '7',
+      MASS_DIALECT: 'legacy',
+      MASS_TIME_ZONE: 'Europe/Berlin',
+      LOG_LEVEL: 'warn',
+      DRY_RUN: 'on',
+      METRICS_HOST: '0.0.0.0',
+      METRICS_PORT: '9000',
+      DOCKER_HOST: 'tcp://10.0.0.1:2376',
+      DOCKER_TLS_VERIFY: '1',
+      DOCKER_CERT_PATH: '/etc/docker/certs',
+      DISCOVERY_INTERVAL: '3',
+      RETRY_MAX_DELAY: '60',
+      HEALTH_MAX_AGE: '90',
+      LEASE: 'team-a.lease',
+      LEASE_TTL: '20',
+      DEFAULT_MIN_INST: '1',
+      DEFAULT_MAX_INST: '40',
+      DEFAULT_START_DEMAND: '2.5',
+      DEFAULT_CALCULATION_TECHNIQUE: ' Moving_Average ',
+      DEFAULT_M_A_SENSITIVITY: '5',
+      DEFAULT_E_M_A_WEIGHTING: '.5',
+      DEFAULT_MIN_SCHEDULE_INTERVAL: '5',
+      DEFAULT_MAX_SCHEDULE_INTERVAL: '1e2',
+      DEFAULT_DEMAND_DELTA_THRESHOLD: '0.25',
+      DEFAULT_REQUESTS_PER_INSTANCE: '2',
+      DEFAULT_SCALE_DOWN_DELAY: '600',
+      DEFAULT_AUTOSCALE: 'FALSE',
+    });
+    assert.ok(result.ok, JSON.stringify(result));
+    assert.deepEqual(result.config, {
+      apiKey: 'k-123',
+      massServerAddress: 'https://mass.example.org/api/',
+      massRequestTimeoutMs: 1250,
+      massPageConcurrency: 7,
+      massDialect: 'legacy',
+      massTimeZone: 'Europe/Berlin',
+      logLevel: 'warn',
+      dryRun: true,
+      metrics: { host: '0.0.0.0', port: 9000 },
+      docker: { host: 'tcp://10.0.0.1:2376', tlsVerify: true, certPath: '/etc/docker/certs' },
+      discoveryIntervalMs: 3000,
+      retryMaxDelayMs: 60_000,
+      healthMaxAgeMs: 90_000,
+      lease: { name: 'team-a.lease', ttlMs: 20_000 },
+      defaults: {
+        minInst: 1,
+        maxInst: 40,
+        startDemand: 2.5,
+        technique: 'moving average',
+        window: 5,
+        weight: 0.5,
+        minScheduleInterval: 5,
+        maxScheduleInterval: 100,
+        demandDeltaThreshold: 0.25,
+        requestsPerInstance: 2,
+        scaleDownDelay: 600,
+        autoscale: false,
+      },
+    });
+  });
+
+  // Text that is not a number of seconds, or out of range, each with the message it must give.
+  const badSeconds: [string, string, RegExp][] = [
+    ['MASS_REQUEST_TIMEOUT', 'x5', /is not a number of seconds/],
+    ['MASS_REQUEST_TIMEOUT', '5x', /is not a number of seconds/],
+    ['MASS_REQUEST_TIMEOUT', '5.', /is not a number of seconds/],
+    ['MASS_REQUEST_TIMEOUT', '-5', /is not a number of seconds/],
+    ['DISCOVERY_INTERVAL', '0.1', /must be at least 0\.2 /],
+    ['RETRY_MAX_DELAY', '0.5', /must be at least 1 /],
+    ['HEALTH_MAX_AGE', '86401', /must be at most 86400 /],
+    ['LEASE_TTL', '0.5', /must be at least 1 /],
+    ['LEASE_TTL', '301', /must be at most 300 /],
+    ['LEASE', 'my lease', /must be off or a config name/],
+  ];
+  for (const [name, value, message] of badSeconds) {
+    test(`${name}=${JSON.stringify(value)} is refused: ${message.source}`, () => {
+      const result = loadConfig({ ...base, [name]: value });
+      assert.equal(result.ok, false);
+      if (!result.ok) assert.match(result.problems.join('\n'), new RegExp(`^${name}=.*${message.source}`));
+    });
+  }
+
+  test('API_KEY_FILE is read from disk by default, path and key trimmed', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'config-key-'));
+    try {
+      const path = join(dir, 'key');
+      writeFileSync(path, '  disk-key \n');
+      const result = loadConfig({ API_KEY_FILE: ` ${path} ` });
+      assert.ok(result.ok, JSON.stringify(result));
+      assert.equal(result.config.apiKey, 'disk-key');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('an API_KEY_FILE holding only blanks is refused as empty', () => {
+    const result = loadConfig({ API_KEY_FILE: '/run/secrets/mass' }, () => ' \n');
+    assert.deepEqual(result, { ok: false, problems: ['API_KEY_FILE="/run/secrets/mass" is empty'] });
+  });
+
+  test('API_KEY and API_KEY_FILE together: the message says to set only one', () => {
+    const result = loadConfig({ API_KEY: 'a', API_KEY_FILE: '/f' }, () => 'b');
+    assert.deepEqual(result, {
+      ok: false,
+      problems: ['API_KEY and API_KEY_FILE are both set: set only one of them'],
+    });
+  });
+
+  test('an API_KEY of blanks is not set', () => {
+    const result = loadConfig({ API_KEY: '   ' });
+    assert.equal(result.ok, false);
+    if (!result.ok) assert.match(result.problems.join('\n'), /^API_KEY is not set/);
+  });
+
+  test('parseDefaults gives no defaults when one is bad, or when they conflict', () => {
+    const bad: string[] = [];
+    assert.equal(parseDefaults({ DEFAULT_MIN_INST: 'x' }, bad), undefined);
+    assert.equal(bad.length, 1);
+    const conflicting: string[] = [];
+    assert.equal(parseDefaults({ DEFAULT_MIN_INST: '20' }, conflicting), undefined);
+    assert.deepEqual(conflicting, ['DEFAULT_* options: min_inst must not be greater than max_inst (20 > 15)']);
+  });
+
+  test('an API_KEY_FILE that fails without an error code is still named', () => {
+    const result = loadConfig({ API_KEY_FILE: '/odd' }, () => {
+      throw new Error('odd failure');
+    });
+    assert.deepEqual(result, { ok: false, problems: ['API_KEY_FILE="/odd" cannot be read (read error)'] });
   });
 });

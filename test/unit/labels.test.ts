@@ -37,6 +37,16 @@ describe('labels → policy', () => {
     { label: LABEL_NAMES.requestsPerInstance, value: '0.5', field: 'requestsPerInstance', want: 0.5 },
     { label: LABEL_NAMES.scaleDownDelay, value: '0', field: 'scaleDownDelay', want: 0 },
     { label: LABEL_NAMES.autoscale, value: 'FALSE', field: 'autoscale', want: false },
+    { label: LABEL_NAMES.autoscale, value: ' true ', field: 'autoscale', want: true },
+    // number spellings
+    { label: LABEL_NAMES.minInst, value: ' 3 ', field: 'minInst', want: 3 },
+    { label: LABEL_NAMES.startDemand, value: '2.25', field: 'startDemand', want: 2.25 },
+    { label: LABEL_NAMES.startDemand, value: '+4', field: 'startDemand', want: 4 },
+    { label: LABEL_NAMES.weight, value: '.25', field: 'weight', want: 0.25 },
+    { label: LABEL_NAMES.maxInst, value: '1e+2', field: 'maxInst', want: 100 },
+    { label: LABEL_NAMES.scaleDownDelay, value: '12e01', field: 'scaleDownDelay', want: 120 },
+    { label: LABEL_NAMES.weight, value: '5E-1', field: 'weight', want: 0.5 },
+    { label: LABEL_NAMES.technique, value: 'moving   average', field: 'technique', want: 'moving average' },
   ];
   for (const c of valid) {
     test(`${c.label}=${JSON.stringify(c.value)} is accepted`, () => {
@@ -48,6 +58,12 @@ describe('labels → policy', () => {
 
   const invalid: { label: string; value: string; problem: string }[] = [
     { label: LABEL_NAMES.minInst, value: '', problem: 'is empty' },
+    { label: LABEL_NAMES.minInst, value: 'x3', problem: 'is not a number' },
+    { label: LABEL_NAMES.minInst, value: '3x', problem: 'is not a number' },
+    { label: LABEL_NAMES.weight, value: '.x', problem: 'is not a number' },
+    { label: LABEL_NAMES.weight, value: '1e', problem: 'is not a number' },
+    { label: LABEL_NAMES.autoscale, value: ' ', problem: 'is empty' },
+    { label: LABEL_NAMES.technique, value: ' ', problem: 'is empty' },
     { label: LABEL_NAMES.minInst, value: 'three', problem: 'is not a number' },
     { label: LABEL_NAMES.minInst, value: '-1', problem: 'must be at least 0' },
     { label: LABEL_NAMES.minInst, value: '1.5', problem: 'must be a whole number' },
@@ -112,6 +128,32 @@ describe('labels → policy', () => {
         'com.mass.min_schedule_interval / com.mass.max_schedule_interval="60 > 30" min_schedule_interval must not be greater than max_schedule_interval',
       );
     }
+  });
+
+  test('min_schedule_interval equal to max_schedule_interval is allowed (the boundary)', () => {
+    const result = parse({ [LABEL_NAMES.minScheduleInterval]: '30', [LABEL_NAMES.maxScheduleInterval]: '30' });
+    assert.ok(result.ok, JSON.stringify(result));
+    assert.equal(result.policy.minScheduleInterval, 30);
+    assert.equal(result.policy.maxScheduleInterval, 30);
+  });
+
+  test('min_inst equal to max_inst is allowed (the boundary)', () => {
+    const result = parse({ [LABEL_NAMES.minInst]: '15' });
+    assert.ok(result.ok, JSON.stringify(result));
+    assert.equal(result.policy.minInst, 15);
+  });
+
+  test('a missing com.mass.anal_system is named without a value', () => {
+    const result = parseLabels({}, defaults);
+    assert.equal(result.ok, false);
+    if (!result.ok) assert.deepEqual(result.problems.map(describeProblem), ['com.mass.anal_system is missing']);
+  });
+
+  test('rules between labels are checked only once each label is valid on its own', () => {
+    const result = parse({ [LABEL_NAMES.minInst]: '20', [LABEL_NAMES.weight]: '7' });
+    assert.equal(result.ok, false);
+    if (!result.ok)
+      assert.deepEqual(result.problems.map(describeProblem), ['com.mass.e_m_a_weighting="7" must be at most 1']);
   });
 
   test('the system name is trimmed', () => {

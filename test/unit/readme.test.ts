@@ -1,12 +1,18 @@
-// The README's tables are promises to users: they must match config.ts and the label names.
+// The README's tables are promises to users: they are generated from config.ts (npm run docs)
+// and must match what it declares.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { OPTIONS } from '../../config';
 import { LABEL_NAMES, SYSTEM_LABEL } from '../../src/labels';
+import { withTables } from '../../scripts/readme-tables';
 
 const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+
+test('the README option and label tables are what `npm run docs` generates from config.ts', () => {
+  assert.equal(readme, withTables(readme), 'README.md is out of date: run `npm run docs`');
+});
 
 test('the README options table lists every option with its default', () => {
   for (const [name, option] of Object.entries(OPTIONS)) {
@@ -19,7 +25,11 @@ test('the README options table lists every option with its default', () => {
 
 test('the README labels table names every com.mass.* label', () => {
   for (const label of [SYSTEM_LABEL, ...Object.values(LABEL_NAMES)])
-    assert.ok(readme.includes(`\`${label}\``), `${label} is missing`);
+    assert.ok(readme.includes(`| \`${label}\` |`), `${label} is missing`);
+});
+
+test('a README without the markers is refused, not silently left as it is', () => {
+  assert.throws(() => withTables('# no tables here\n'), /markers of the options table are missing/);
 });
 
 test('the README has no unfilled placeholders', () => {
