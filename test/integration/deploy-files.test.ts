@@ -1,7 +1,7 @@
 // The deployment files are checked by the tools that will read them.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -28,8 +28,9 @@ describe('deployment files', () => {
   test(
     'systemd-analyze verify would catch a broken unit (the check can fail)',
     { skip: !hasSystemdAnalyze && !process.env.CI ? 'systemd-analyze is not installed' : false },
-    () => {
+    (t) => {
       const dir = mkdtempSync(join(tmpdir(), 'unit-'));
+      t.after(() => rmSync(dir, { recursive: true, force: true }));
       const broken = readFileSync(join(root, 'deploy', 'mass-autoscaler.service'), 'utf8').replace(
         'ExecStart=/usr/bin/node',
         'ExecStart=/usr/bin/no-such-node',
