@@ -160,6 +160,7 @@ export async function runDockerBench(opts: DockerBenchOptions): Promise<DockerBe
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  process.once('SIGHUP', onSignal); // a closed terminal
 
   let measured: { setupMs: number; first: DockerRound; steady: DockerRound; foreign: number } | undefined;
   let cleanupMs: number;
@@ -227,6 +228,7 @@ export async function runDockerBench(opts: DockerBenchOptions): Promise<DockerBe
     cleanupMs = performance.now() - tc;
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
   }
   return {
     services: opts.services,

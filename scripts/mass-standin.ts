@@ -41,6 +41,9 @@ function parse(argv: string[]): Args | string {
 }
 
 async function main(): Promise<number> {
+  // A write into a closed pipe or terminal must not end the stand-in before it has closed in order.
+  process.stdout.on('error', () => undefined);
+  process.stderr.on('error', () => undefined);
   const args = parse(process.argv.slice(2));
   if (typeof args === 'string') {
     console.error(args);
@@ -66,8 +69,15 @@ async function main(): Promise<number> {
     input.close();
     await mass.close();
   };
-  process.on('SIGINT', () => void stop().then(() => process.exit(0)));
-  process.on('SIGTERM', () => void stop().then(() => process.exit(0)));
+  // Ctrl-C, SIGTERM and SIGHUP (a closed terminal, `tmux kill-session`) close the server in order.
+  // The closing line goes to stderr: under `| tee log` stdout's reader may be gone by then.
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.stderr.write(`${signal}: closing the MASS stand-in at ${mass.baseUrl}\n`);
+    void stop().then(() => process.exit(0));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
   let quit = false;
   for await (const line of input) {
     const words = line.trim().split(/\s+/).filter(Boolean);

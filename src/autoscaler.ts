@@ -1,5 +1,6 @@
 // Entry point: `mass-autoscaler [run]`, `mass-autoscaler status [--json]`,
 // `mass-autoscaler simulate --trace FILE ...`. Wires the real parts together.
+import './node-guard'; // first: refuses Node.js < 20 before anything else loads
 import dotenv from 'dotenv';
 import { loadConfig, type Config } from '../config';
 import { parseStatusArgs, runStatus } from './cli-status';
@@ -156,6 +157,9 @@ async function runDaemon(): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // A closed terminal or a stray `kill -HUP` stops the daemon in order too (Node's default would
+  // kill it on the spot, exit 129). There is nothing to reload: options are read once, at start.
+  process.on('SIGHUP', onSignal);
 
   try {
     if (lease === null) await reconciler.run(stop.signal);

@@ -2,9 +2,39 @@
 // removed service disappears from /metrics with it; counters are fed by reconciler events.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ReconcileEvents, Reconciler, ServiceSnapshot } from './reconcile';
+import type { SwarmErrorKind } from './swarm/docker-swarm';
 import type { MassErrorKind } from './types';
 
 const PREFIX = 'mass_autoscaler_';
+
+// Every kind of failure starts at 0, so a healthy daemon already has the error series (a
+// dashboard shows 0, not "No data"). The type checks below fail the build when a kind is added
+// to MassErrorKind or SwarmErrorKind but not here.
+const MASS_ERROR_KINDS = [
+  'unreachable',
+  'timeout',
+  'forbidden',
+  'server-error',
+  'not-json',
+  'bad-shape',
+  'paging',
+  'unknown-system',
+  'http-error',
+] as const satisfies readonly MassErrorKind[];
+const DOCKER_ERROR_KINDS = ['unreachable', 'api-error', 'conflict'] as const satisfies readonly SwarmErrorKind[];
+const everyMassKind: [Exclude<MassErrorKind, (typeof MASS_ERROR_KINDS)[number]>] extends [never] ? true : never = true;
+const everyDockerKind: [Exclude<SwarmErrorKind, (typeof DOCKER_ERROR_KINDS)[number]>] extends [never] ? true : never =
+  true;
+void everyMassKind;
+void everyDockerKind;
+
+// prom-client's default metrics include three gauges named like counters
+// (nodejs_active_handles_total, _requests_total, _resources_total), which `promtool check
+// metrics` rejects. Their per-type gauges (nodejs_active_handles{type} ...) stay: a sum over
+// them is the same number.
+const GAUGES_NAMED_LIKE_COUNTERS = ['active_handles_total', 'active_requests_total', 'active_resources_total'].map(
+  (name) => `${PREFIX}nodejs_${name}`,
+);
 
 export class Metrics implements ReconcileEvents {
   readonly registry = new Registry();
@@ -15,6 +45,7 @@ export class Metrics implements ReconcileEvents {
 
   constructor(source: () => { reconciler: Reconciler | null; dryRun: boolean }) {
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
+    for (const name of GAUGES_NAMED_LIKE_COUNTERS) this.registry.removeSingleMetric(name);
     const perService = (name: string, help: string, value: (s: ServiceSnapshot) => number | null) =>
       new Gauge({
         name: PREFIX + name,
@@ -76,12 +107,14 @@ export class Metrics implements ReconcileEvents {
       labelNames: ['kind'],
       registers: [this.registry],
     });
+    for (const kind of MASS_ERROR_KINDS) this.massErrors.inc({ kind }, 0);
     this.dockerErrors = new Counter({
       name: `${PREFIX}docker_errors_total`,
       help: 'Docker Engine calls that failed, by kind of failure',
       labelNames: ['kind'],
       registers: [this.registry],
     });
+    for (const kind of DOCKER_ERROR_KINDS) this.dockerErrors.inc({ kind }, 0);
     this.roundDuration = new Histogram({
       name: `${PREFIX}round_duration_seconds`,
       help: 'Duration of one round: discovery, MASS reading and updates',

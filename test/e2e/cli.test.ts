@@ -1,6 +1,6 @@
 // The command line as a user meets it: bad configuration, status without a daemon, usage.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,8 +32,9 @@ describe('command line', () => {
     assert.doesNotMatch(r.stderr + r.stdout, /"k"/);
   });
 
-  test('.env in the working directory is read, and the environment wins over it', async () => {
+  test('.env in the working directory is read, and the environment wins over it', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'dotenv-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(join(dir, '.env'), 'API_KEY=from-dotenv\nLOG_LEVEL=loud\nDRY_RUN=maybe\n');
     const r = await runCli([], { DRY_RUN: 'sometimes' }, 60_000, dir);
     assert.equal(r.code, 2);

@@ -75,8 +75,8 @@ function derive(massUrl: string, secretName: string, metricsPort: number): strin
   const shipped = readFileSync(join(root, 'deploy', 'stack.yml'), 'utf8');
   const replacements: [RegExp, string][] = [
     [/image: mass-autoscaler:latest/, `image: ${IMAGE}`],
-    [/MASS_SERVER_ADDRESS: "https:\/\/mass\.example\.org\/api\/"/, `MASS_SERVER_ADDRESS: "${massUrl}"`],
-    [/METRICS_PORT: "9464"/, `METRICS_PORT: "${metricsPort}"\n      LOG_LEVEL: debug`],
+    [/MASS_SERVER_ADDRESS: ["']https:\/\/mass\.example\.org\/api\/["']/, `MASS_SERVER_ADDRESS: "${massUrl}"`],
+    [/METRICS_PORT: ["']9464["']/, `METRICS_PORT: "${metricsPort}"\n      LOG_LEVEL: debug`],
     [/ *LOG_LEVEL: info\n/, ''],
     [/ {4}stop_grace_period: 10s\n/, '    stop_grace_period: 10s\n    networks:\n      - hostnet\n'],
     [/ {2}mass_api_key:\n {4}external: true\n/, `  mass_api_key:\n    external: true\n    name: ${secretName}\n`],
@@ -112,11 +112,16 @@ describe('deploy/stack.yml: the autoscaler as a Swarm service', () => {
   const secret = `${prefix}-key`;
   const svc = `${prefix}-worker`;
   const sys = `${prefix}-sys`;
+  let dir: string | undefined;
+  let assembled = false;
 
   before(async () => {
     engine = await requireDocker();
     assert.ok(readFileSync(ENTRY, 'utf8').length > 0, 'run npm run build first');
-    if (process.env.STACK_TEST_IMAGE === undefined) assembleImage();
+    if (process.env.STACK_TEST_IMAGE === undefined) {
+      assembled = true;
+      assembleImage();
+    }
     mass = await startFakeMass({ dialect: '0.2', apiKey: API_KEY });
     mass.addSystem(sys);
     mass.setDemand(sys, { due: 1 });
@@ -133,6 +138,15 @@ describe('deploy/stack.yml: the autoscaler as a Swarm service', () => {
     spawnSync('docker', ['config', 'rm', 'mass-autoscaler-lease']); // the stack's daemon keeps its lease there
     await removeServicesWithPrefix(engine, prefix);
     await mass?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (assembled) {
+      // The image assembled for this test goes too, once the stack's containers are gone.
+      await waitFor(
+        `no container left from ${IMAGE}`,
+        async () => docker('ps', '-aq', '--filter', `ancestor=${IMAGE}`).trim() === '',
+      ).catch(() => undefined);
+      docker('image', 'rm', IMAGE);
+    }
   });
 
   test('docker stack deploy runs the autoscaler, which reads the key from the secret and scales a service', async () => {
@@ -148,7 +162,7 @@ describe('deploy/stack.yml: the autoscaler as a Swarm service', () => {
         'com.mass.max_schedule_interval': '2',
       },
     });
-    const dir = mkdtempSync(join(tmpdir(), 'stack-'));
+    dir = mkdtempSync(join(tmpdir(), 'stack-'));
     writeFileSync(join(dir, 'stack.yml'), derive(mass.baseUrl, secret, await freePort()));
     docker('stack', 'deploy', '--resolve-image', 'never', '-c', join(dir, 'stack.yml'), stack);
     mass.setDemand(sys, { due: 3 });

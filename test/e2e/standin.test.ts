@@ -63,3 +63,25 @@ test('the stand-in serves demand typed on its input to a daemon run by hand', as
   standin.stdin.write('quit\n');
   assert.equal(await exited, 0, out);
 });
+
+test('SIGHUP (a closed terminal) closes the stand-in in order: exit 0, its port free again', async () => {
+  const standin = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(root, 'scripts', 'mass-standin.ts'), '--api-key', 'k', '--port', '0'],
+    { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  standin.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  standin.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
+  const exited = new Promise<number | null>((resolve) => standin.on('exit', resolve));
+  try {
+    const url = await waitFor('the stand-in URL', async () => /MASS_SERVER_ADDRESS=(\S+)/.exec(out)?.[1]);
+    assert.equal((await fetch(`${url}analysis_system/`)).status, 403, 'serving (a request without the key)');
+    standin.kill('SIGHUP');
+    assert.equal(await exited, 0, out);
+    assert.match(out, /SIGHUP: closing the MASS stand-in at http:\/\/127\.0\.0\.1:\d+/);
+    await assert.rejects(fetch(`${url}analysis_system/`), 'the port is closed');
+  } finally {
+    standin.kill('SIGKILL');
+  }
+});
