@@ -133,14 +133,19 @@ describe('queue model: waits from arrival until the analysis starts (fixed repli
   }
 });
 
-describe('queue model: at most 100 scheduled analyses per replica', () => {
+describe('queue model: the scheduler skips replicas with more than 100 scheduled analyses', () => {
   // The first decision runs at t=0 right after the first dispatch run, so its step shows what
   // the dispatch left due.
   const cases: { why: string; replicas: number; arrivals: number; queue: number }[] = [
-    { why: 'one replica takes 100 of 150; 50 stay due', replicas: 1, arrivals: 150, queue: 50 },
-    { why: 'one replica takes exactly 100', replicas: 1, arrivals: 100, queue: 0 },
+    {
+      why: 'one replica takes 101 of 150 (eligible while at most 100); 49 stay due',
+      replicas: 1,
+      arrivals: 150,
+      queue: 49,
+    },
+    { why: 'one replica takes exactly 101', replicas: 1, arrivals: 101, queue: 0 },
     { why: 'two replicas take 75 each', replicas: 2, arrivals: 150, queue: 0 },
-    { why: 'two replicas take 100 each of 250; 50 stay due', replicas: 2, arrivals: 250, queue: 50 },
+    { why: 'two replicas take 101 each of 250; 48 stay due', replicas: 2, arrivals: 250, queue: 48 },
   ];
   for (const c of cases) {
     test(c.why, () => {
@@ -157,9 +162,9 @@ describe('queue model: at most 100 scheduled analyses per replica', () => {
   }
 
   test('the capped remainder is assigned at later dispatch runs as the replica works its list down', () => {
-    // One replica, 1 s per analysis: 100 at t=0; by t=30 it finished 30, so 30 more go; at t=60 the last 20.
+    // One replica, 1 s per analysis: 101 at t=0; by t=30 it finished 30, so 30 more go; at t=60 the last 19.
     const { steps } = simulate([{ t: 0, arrivals: 150 }], fixed(1), options({ serviceTime: 1 }));
-    const expected = (t: number): number => (t < 30 ? 50 : t < 60 ? 20 : 0);
+    const expected = (t: number): number => (t < 30 ? 49 : t < 60 ? 19 : 0);
     assert.ok(
       steps.some((s) => s.t > 30 && s.t < 60),
       'a step falls between the 30 s and 60 s runs',
@@ -193,10 +198,22 @@ describe('queue model: startup delay of new replicas', () => {
 });
 
 describe('queue model: removed replicas', () => {
-  test('their unfinished work returns as due requests and the analyses in progress are aborted', () => {
+  test('without delete_instance_on_exit their work stays on the dead instances: aborted and stuck', () => {
+    // 3 replicas get one analysis each at t=0; the decision at t=0 (min=max=1) removes 2 of them.
+    const { summary, steps } = simulate([{ t: 0, arrivals: 3 }], fixed(1), options({ initialReplicas: 3 }));
+    assert.equal(steps[0]!.replicas, 1);
+    assert.equal(steps[0]!.queue, 0, 'nothing returns to the queue');
+    assert.deepEqual([summary.aborted, summary.stuck, summary.completed, summary.unfinished], [2, 2, 1, 2]);
+  });
+
+  test('with delete_instance_on_exit their unfinished work returns as due requests and the analyses in progress are aborted', () => {
     // 3 replicas get one analysis each at t=0; the decision at t=0 (min=max=1) removes 2 of them.
     // The survivor finishes at 30 s and then works the 2 returned ones: waits 0, 30, 60.
-    const { summary, steps } = simulate([{ t: 0, arrivals: 3 }], fixed(1), options({ initialReplicas: 3 }));
+    const { summary, steps } = simulate(
+      [{ t: 0, arrivals: 3 }],
+      fixed(1),
+      options({ initialReplicas: 3, deleteOnExit: true }),
+    );
     assert.equal(steps[0]!.action, 'down');
     assert.equal(steps[0]!.replicas, 1);
     assert.equal(steps[0]!.queue, 2, 'the removed replicas’ analyses are due again');
@@ -215,7 +232,11 @@ describe('queue model: removed replicas', () => {
       const random = mulberry32(seed);
       const left = [2, 2, 1];
       for (let i = 0; i < 2; i++) left.splice(Math.floor(random() * left.length), 1);
-      const { steps } = simulate([{ t: 0, arrivals: 5 }], fixed(1), options({ initialReplicas: 3, seed }));
+      const { steps } = simulate(
+        [{ t: 0, arrivals: 5 }],
+        fixed(1),
+        options({ initialReplicas: 3, seed, deleteOnExit: true }),
+      );
       assert.equal(5 - steps[0]!.queue, left[0], `seed ${seed}`);
       outcomes.add(left[0]!);
     }
@@ -245,7 +266,11 @@ describe('determinism', () => {
   });
 
   test('the drain ends once the work is done and the replicas are back at min_inst', () => {
-    const { summary, steps } = simulate([{ t: 0, arrivals: 40 }], policyOf({ min_inst: '1' }), options());
+    const { summary, steps } = simulate(
+      [{ t: 0, arrivals: 40 }],
+      policyOf({ min_inst: '1' }),
+      options({ deleteOnExit: true }),
+    );
     assert.equal(summary.unfinished, 0);
     assert.equal(steps[steps.length - 1]!.replicas, 1);
     assert.ok(summary.end > 0 && summary.end < 3600, `ended at ${summary.end}s`);
