@@ -600,7 +600,7 @@ async function main(): Promise<number> {
         name: r.set.name,
         system: r.system,
         labels: r.set.labels,
-        effectiveLabels: scaledLabels(r.effective, 1).labels,
+        labelsOnService: scaledLabels(r.effective, 1).labels,
         twin,
         predicted,
         ratio,
