@@ -14,6 +14,7 @@ import {
   mulberry32,
   percentile,
   simulate,
+  simulateRuns,
   simulateSets,
   type Control,
   type SimOptions,
@@ -356,4 +357,58 @@ describe('percentile (nearest rank)', () => {
   ];
   for (const c of cases)
     test(`p${c.p * 100} of ${c.values.length} values`, () => assert.equal(percentile(c.values, c.p), c.want));
+});
+
+describe('queue model: how MASS really runs', () => {
+  test('a replica busy for longer than the online window is offline: its work is not read as demand', () => {
+    // 25 analyses of 30 s on one replica: a batch of 750 s, fetched at t=0; offline from 600 s.
+    const { steps } = simulate([{ t: 0, arrivals: 25 }], fixed(1), options());
+    const before = steps.filter((s) => s.t > 0 && s.t < 600);
+    const offline = steps.filter((s) => s.t >= 600 && s.t < 750);
+    assert.ok(before.length > 0 && offline.length > 0);
+    for (const s of before) assert.ok(s.demand > s.queue, `online at ${s.t}s: its work is demand`);
+    for (const s of offline) assert.equal(s.demand, s.queue, `offline at ${s.t}s: only due requests count`);
+  });
+
+  const timing: { why: string; over: Partial<SimOptions>; wait: number }[] = [
+    { why: 'scheduler runs 30 s apart from t=0: a request at 1 s starts at 30 s', over: {}, wait: 29 },
+    { why: 'drift 5 s: runs at 0, 35, 70 s', over: { schedulerDrift: 5 }, wait: 34 },
+    { why: 'phase 10 s: runs at 10, 40 s', over: { schedulerPhase: 10 }, wait: 9 },
+    {
+      why: 'idle workers poll every 10 s (0, 10, 20, 30 before the 30 s run): found at 40 s',
+      over: { pollSleep: 10 },
+      wait: 39,
+    },
+  ];
+  for (const c of timing) {
+    test(c.why, () => {
+      const { summary } = simulate([{ t: 1, arrivals: 1 }], fixed(1), options(c.over));
+      assert.equal(summary.maxWait, c.wait);
+    });
+  }
+
+  test('service-time jitter varies each analysis within ± jitter, fixed by the seed', () => {
+    const trace = [{ t: 0, arrivals: 10 }];
+    const a = simulate(trace, fixed(1), options({ jitter: 0.5, seed: 3 }));
+    const b = simulate(trace, fixed(1), options({ jitter: 0.5, seed: 3 }));
+    const c = simulate(trace, fixed(1), options({ jitter: 0.5, seed: 4 }));
+    assert.deepEqual(a, b);
+    assert.notEqual(a.summary.end, c.summary.end);
+    assert.ok(a.summary.end >= 150 && a.summary.end <= 450 && a.summary.end !== 300, `ended at ${a.summary.end}`);
+  });
+});
+
+describe('--runs: seeds × scheduler phases', () => {
+  test('N runs spread the scheduler phase over one interval and report mean and spread', () => {
+    const r = simulateRuns([{ t: 1, arrivals: 1 }], fixed(1), options(), 3);
+    assert.deepEqual(
+      r.runs.map((x) => [x.seed, x.schedulerPhase, x.summary.maxWait]),
+      [
+        [1, 0, 29],
+        [2, 10, 9],
+        [3, 20, 19],
+      ],
+    );
+    assert.deepEqual(r.figures.maxWait, { mean: 19, sd: 10, min: 9, max: 29 });
+  });
 });
