@@ -324,7 +324,8 @@ function buildReport(
     `workers poll between batches (online ${o.onlineWindow}s after a poll), removed replicas' work ${o.deleteOnExit ? 'requeued' : 'stuck'}, seed ${o.seed}`;
 
   const lines: string[] = [];
-  const unfinished = results.some((r) => r.summary.unfinished > 0);
+  // Stuck analyses never finish, so they do not keep a run going: only other unfinished work does.
+  const unfinished = results.some((r) => r.summary.unfinished > r.summary.stuck);
   const why =
     o.until !== undefined
       ? 'as --until says'
