@@ -1,7 +1,7 @@
 #!/bin/sh
 # A MASS analysis-system worker as mass_api_client 0.2's process_analyses behaves (docs/mass-api.md,
-# "How workers really behave"), for busybox sh (wget, sleep, awk, sed, grep, nc; no -T: it crashes busybox 1.35 wget). The twin runs it
-# as the replicas of Swarm services. Settings, from the environment:
+# "How workers really behave"), for busybox sh (wget, sleep, awk, sed, grep, nc; wget without -T,
+# which crashes busybox 1.35's wget). The twin runs it as the replicas of Swarm services. Settings, from the environment:
 #   MASS_URL          base URL of the API, ending in /api/                               (required)
 #   MASS_KEY          API key                                                            (required)
 #   SYSTEM            identifier_name of the analysis system                             (required)
@@ -12,6 +12,8 @@
 #   UUID_FILE         where the instance's uuid is kept; reused if present  (default /tmp/mass-uuid)
 # The loop: fetch ALL scheduled analyses (every page), work through them one after another, report
 # each, and only then poll again. SIGTERM/SIGINT: exit at once; the analysis in progress is lost.
+# Each analysis ends SERVICE_TIME after the previous one (or the poll), by the clock in /proc/uptime,
+# so the worker's own overhead (awk, wget) does not lengthen it.
 # Exit 3: cannot register; exit 4: cannot poll (Swarm restarts the task).
 set -u
 : "${MASS_URL:?}" "${MASS_KEY:?}" "${SYSTEM:?}"
@@ -45,6 +47,8 @@ on_signal() {
   exit 0
 }
 trap on_signal TERM INT
+
+uptime() { awk '{ print $1 }' /proc/uptime; }
 
 # Sleeps in the background so that a signal ends the wait at once.
 nap() {
@@ -83,15 +87,19 @@ while :; do
     [ -z "$got" ] && break
     page=$((page + 1))
   done
+  mark=$(uptime)
   set -- $ids
   if [ "$#" -eq 0 ]; then
     nap "$SLEEP_TIME"
     continue
   fi
   for id in "$@"; do
-    t=$(awk -v s="$SERVICE_TIME" -v j="$JITTER" -v r="$RANDOM" 'BEGIN { srand(r); printf "%.3f", s * (1 + j * (2 * rand() - 1)) }')
-    nap "$t"
+    deadline=$(awk -v m="$mark" -v s="$SERVICE_TIME" -v j="$JITTER" -v r="$RANDOM" \
+      'BEGIN { srand(r); printf "%.3f", m + s * (1 + j * (2 * rand() - 1)) }')
+    nap "$(awk -v d="$deadline" '{ r = d - $1; if (r < 0) r = 0; printf "%.3f", r }' /proc/uptime)"
     wget -q -O /dev/null --header "$AUTH" --post-data '{}' "${MASS_URL}scheduled_analysis/$id/submit_report/" ||
       say "report of $id failed"
+    # The next analysis starts at this one's deadline, unless the worker fell far behind it.
+    mark=$(awk -v d="$deadline" -v s="$SERVICE_TIME" '{ m = d; if ($1 > d + s) m = $1; print m }' /proc/uptime)
   done
 done
