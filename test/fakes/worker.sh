@@ -1,7 +1,8 @@
 #!/bin/sh
 # A MASS analysis-system worker as mass_api_client 0.2's process_analyses behaves (docs/mass-api.md,
 # "How workers really behave"), for busybox sh (wget, sleep, awk, sed, grep, nc; wget without -T,
-# which crashes busybox 1.35's wget). The twin runs it as the replicas of Swarm services. Settings, from the environment:
+# which crashes busybox 1.35's wget). The twin runs it as the replicas of Swarm services.
+# Settings, from the environment:
 #   MASS_URL          base URL of the API, ending in /api/                               (required)
 #   MASS_KEY          API key                                                            (required)
 #   SYSTEM            identifier_name of the analysis system                             (required)
