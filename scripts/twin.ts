@@ -561,6 +561,18 @@ async function main(): Promise<number> {
       deleteOnExit: a.deleteOnExit,
       until: untilScaled,
     };
+    // The scheduler's phase and period as they were in this replay, for a prediction at the same phase.
+    const after = cycle.runTimes.filter((t) => t >= t0);
+    const measuredPhase = after.length === 0 ? 0 : (after[0]! - t0) / 1000;
+    const measuredPeriod =
+      after.length < 2
+        ? model.dispatchInterval + model.schedulerDrift
+        : (after[after.length - 1]! - after[0]!) / 1000 / (after.length - 1);
+    const samePhase: SimOptions = {
+      ...model,
+      schedulerPhase: measuredPhase,
+      schedulerDrift: Math.max(0, measuredPeriod - model.dispatchInterval),
+    };
     const out = runs.map((r) => {
       const s = ofSystem(r.system);
       const records = cycle!.records.filter((x) => x.system === r.system);
@@ -595,6 +607,16 @@ async function main(): Promise<number> {
         const p = predicted[k].mean;
         ratio[k] = t === null || p === null || p === 0 ? null : Math.round((t / p) * 1000) / 1000;
       }
+      const same = simulateRuns(scaledTrace, r.effective, samePhase, 1).first.summary;
+      const atPhase = {
+        schedulerPhase: Math.round(measuredPhase * F * 1000) / 1000,
+        schedulerPeriod: Math.round(measuredPeriod * F * 1000) / 1000,
+        replicaSeconds: Math.round(same.replicaSeconds * F),
+        meanWait: same.meanWait === null ? null : Math.round(same.meanWait * F * 1000) / 1000,
+        p95Wait: same.p95Wait === null ? null : Math.round(same.p95Wait * F * 1000) / 1000,
+        aborted: same.aborted,
+        stuck: same.stuck,
+      };
       return {
         id: r.set.id,
         name: r.set.name,
@@ -604,6 +626,7 @@ async function main(): Promise<number> {
         twin,
         predicted,
         ratio,
+        predictedAtTwinPhase: atPhase,
       };
     });
 

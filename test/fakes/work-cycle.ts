@@ -114,6 +114,8 @@ export class WorkCycle implements FakeRouteHook {
   readonly instances = new Map<string, TwinInstance>();
   schedulerRuns = 0;
   schedulerFailures = 0;
+  /** when each scheduler run started (ms) */
+  readonly runTimes: number[] = [];
 
   private readonly byId = new Map<string, AnalysisRecord>();
   private readonly groups = new Map<AnalysisRecord, FakeRequestGroup>();
@@ -202,6 +204,7 @@ export class WorkCycle implements FakeRouteHook {
   schedule(): void {
     this.schedulerRuns += 1;
     const now = this.clock();
+    this.runTimes.push(now);
     const due = this.pending.filter((r) => r.dueAt <= now).sort((a, b) => a.dueAt - b.dueAt);
     if (due.length === 0) return;
     if (this.mass.dialect === '0.2') {
