@@ -135,6 +135,17 @@ describe('twin: a short replay on the real swarm', () => {
     assert.deepEqual(await twinServices(docker), [], 'the replay removed its services');
   });
 
+  test('a Docker failure mid-replay (its service removed under it) stops it, cleans up and exits 1 with the reason', async () => {
+    docker = await requireDocker();
+    const trace = traceFile('long2.csv', 't,arrivals\n0,0\n5,5\n3600,5\n');
+    const run = twin(['--trace', trace, '--out', join(dir, 'long2'), '--time-scale', '10', '--labels', 'min_inst=1']);
+    await waitFor('a progress line', async () => / of 1:00:00 · A: /.test(run.output()) || undefined, 120_000);
+    await removeTwinServices(docker);
+    assert.equal(await run.exited, 1, run.output());
+    assert.match(run.output(), /Docker failed mid-replay: .*(no such service|not found)/i);
+    assert.deepEqual(await twinServices(docker), []);
+  });
+
   test('SIGTERM mid-replay stops, removes every service it made and exits 143', async () => {
     docker = await requireDocker();
     const trace = traceFile('long.csv', 't,arrivals\n0,0\n5,5\n3600,5\n');
