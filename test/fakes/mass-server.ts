@@ -31,7 +31,9 @@
 //   `instanceFields` says otherwise.
 // Both: a wrong or missing `Authorization: APIKEY <key>` gets 403 {"error": ...}; unknown paths
 // get a 404 HTML page; GET analysis_system_instance/<uuid>/scheduled_analyses/ is the instances'
-// heartbeat and refreshes last_seen, as on the real server.
+// heartbeat and refreshes last_seen, as on the real server. `onlineWindowMs` (10 min) decides
+// is_online. The twin's work cycle (registration, worker polls with real analysis ids, reports,
+// DELETE, the scheduler) is test/fakes/work-cycle.ts, plugged in through `hook`.
 //
 // Faults (`mass.fault = {...}` or `await mass.setFault({...})`; null clears):
 // - { kind: 'refuse' }: the listener closes (connections refused) until the fault is cleared,
