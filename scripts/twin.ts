@@ -503,6 +503,8 @@ async function main(): Promise<number> {
         throw new Fatal(`Docker failed mid-replay: ${(error as Error).message.trim()}`);
       }
       lastSample = now;
+      // A worker that vanished without its exit call (killed, or restarted as a new instance).
+      cycle.markSilent(Math.max(5000, (3 * a.serviceTime * (1 + a.jitter) * 1000) / F), now);
       const traceNow = ((now - t0) / 1000) * F;
       const states = runs.map((r) => ({ r, s: ofSystem(r.system) }));
       if (now - lastProgress >= 5000) {

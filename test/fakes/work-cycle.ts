@@ -230,6 +230,23 @@ export class WorkCycle implements FakeRouteHook {
     }
   }
 
+  /**
+   * Instances whose worker holds work but has neither polled nor reported for `silenceMs` are
+   * taken as gone without saying so (killed, or restarted as a new instance): their work is
+   * recorded as stuck and the analysis they had fetched first as aborted. A live worker reports
+   * every service time, so the twin passes a few service times. Returns how many it found.
+   */
+  markSilent(silenceMs: number, now = this.clock()): number {
+    let found = 0;
+    for (const instance of this.instances.values()) {
+      if (instance.exitedAt !== null || instance.deletedAt !== null || instance.queue.length === 0) continue;
+      if (now - instance.cursor < silenceMs) continue;
+      found += 1;
+      this.exited(instance.uuid, now);
+    }
+    return found;
+  }
+
   // ---- routes --------------------------------------------------------------------------------
 
   claims(method: string, path: string): boolean {

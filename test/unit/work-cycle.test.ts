@@ -146,6 +146,23 @@ describe('work cycle: an instance registers, polls, works and reports', () => {
   });
 });
 
+describe('work cycle: a worker that vanishes without a word', () => {
+  test('silent for longer than the limit with work: its work is stuck, the fetched one aborted', async () => {
+    const { cycle } = await setup();
+    const quiet = await register();
+    await poll(quiet);
+    cycle.arrive('ssdeep', 2);
+    cycle.schedule();
+    await poll(quiet);
+    now += 60_000;
+    assert.equal(cycle.markSilent(90_000), 0, 'not yet');
+    now += 31_000;
+    assert.equal(cycle.markSilent(90_000), 1);
+    const t = cycle.totals();
+    assert.deepEqual([t.aborted, t.stuck, t.exitedInstances], [1, 2, 1]);
+  });
+});
+
 describe('work cycle: deleting an instance (admin key)', () => {
   const cases: { dialect: FakeDialect; waiting: number; stuck: number; why: string }[] = [
     { dialect: '0.2', waiting: 3, stuck: 0, why: '0.2 turns its scheduled analyses into requests due now' },
