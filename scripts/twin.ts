@@ -674,6 +674,21 @@ async function main(): Promise<number> {
         );
       }
     writeFileSync(join(a.out, 'records.csv'), `${csv.join('\n')}\n`);
+    const rel = (v: number | null) => (v === null ? '' : String(Math.round(((v - t0) / 1000) * F * 1000) / 1000));
+    const inst = ['system,uuid,registered_at,first_poll_at,exited_at,deleted_at,left_scheduled'];
+    for (const i of cycle.instances.values())
+      inst.push(
+        [
+          i.system,
+          i.uuid,
+          rel(i.registeredAt),
+          rel(i.firstPollAt),
+          rel(i.exitedAt),
+          rel(i.deletedAt),
+          i.queue.length,
+        ].join(','),
+      );
+    writeFileSync(join(a.out, 'instances.csv'), `${inst.join('\n')}\n`);
 
     for (const o of out) {
       const f = (v: number | null) => (v === null ? '-' : String(Math.round(v)));
@@ -685,7 +700,7 @@ async function main(): Promise<number> {
       );
     }
     if (workerFailures > 0) log(`${workerFailures} worker task(s) failed (could not reach the stand-in?)`);
-    console.log(`wrote summary.json, records.csv, daemon.log to ${a.out}`);
+    console.log(`wrote summary.json, records.csv, instances.csv, daemon.log to ${a.out}`);
     return 0;
   } catch (error) {
     if (error instanceof Fatal) {

@@ -227,6 +227,9 @@ export class WorkCycle implements FakeRouteHook {
       record.fetchedAt = null;
       best.queue.push(record);
       best.fake.scheduled = best.queue.length;
+      // MASS cannot tell a dead worker from a sleeping one until the online window has passed:
+      // work it gives an instance whose worker has exited is stuck from the start.
+      if (best.exitedAt !== null) record.stuck = true;
     }
   }
 

@@ -163,6 +163,18 @@ describe('work cycle: a worker that vanishes without a word', () => {
   });
 });
 
+describe('work cycle: an exited worker still looks online', () => {
+  test('the scheduler may give it work until its last poll is 10 minutes old; that work is stuck', async () => {
+    const { cycle } = await setup();
+    const gone = await register();
+    await poll(gone);
+    await call('POST', `twin/exit/${gone}/`, { body: {} });
+    cycle.arrive('ssdeep', 2);
+    cycle.schedule();
+    assert.deepEqual([cycle.totals().stuck, cycle.totals().scheduled], [2, 0]);
+  });
+});
+
 describe('work cycle: deleting an instance (admin key)', () => {
   const cases: { dialect: FakeDialect; waiting: number; stuck: number; why: string }[] = [
     { dialect: '0.2', waiting: 3, stuck: 0, why: '0.2 turns its scheduled analyses into requests due now' },
