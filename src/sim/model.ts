@@ -226,6 +226,12 @@ export function simulate(trace: readonly TracePoint[], policy: Policy, options: 
   };
   for (let i = 0; i < initial; i++) addReplica(0);
 
+  /**
+   * Instances of removed replicas (without delete on exit): MASS still counts one as online
+   * until its last poll is older than the online window, so its scheduler may give it work,
+   * which is stuck from the start; its scheduled count is read as demand while it looks online.
+   */
+  const ghosts: { id: number; lastPoll: number; work: number }[] = [];
   const due = new Queue<Analysis>();
   let assigned = 0;
   let control: Control = { state: null, replicas: initial };
@@ -260,6 +266,7 @@ export function simulate(trace: readonly TracePoint[], policy: Policy, options: 
     } else if (pollSleep > 0) r.nextPoll = at + pollSleep;
   };
   const registered = (r: Replica): boolean => r.lastPoll !== null;
+  const ghostOnline = (g: { lastPoll: number }): boolean => now - g.lastPoll < onlineWindow;
   /** What MASS's is_online says: the last poll is younger than the online window. */
   const online = (r: Replica): boolean =>
     r.lastPoll !== null && (r.busyUntil === null && pollSleep === 0 ? true : now - r.lastPoll < onlineWindow);
@@ -269,11 +276,27 @@ export function simulate(trace: readonly TracePoint[], policy: Policy, options: 
     // MASS 0.2/0.3: a system with due requests and no instance records stops the whole run.
     if (instanceRecords === 0) return;
     const eligible = replicas.filter(online);
+    const haunted = ghosts.filter(ghostOnline);
     while (due.length > 0) {
+      // Least loaded first; among equals the older instance (MASS lists instances by registration).
       let best: Replica | undefined;
       for (const r of eligible) {
         if (r.work.length > MAX_SCHEDULED_PER_INSTANCE) continue;
         if (best === undefined || r.work.length < best.work.length) best = r;
+      }
+      let ghost: (typeof ghosts)[number] | undefined;
+      for (const g of haunted) {
+        if (g.work > MAX_SCHEDULED_PER_INSTANCE) continue;
+        if (ghost === undefined || g.work < ghost.work) ghost = g;
+      }
+      if (
+        ghost !== undefined &&
+        (best === undefined || ghost.work < best.work.length || (ghost.work === best.work.length && ghost.id < best.id))
+      ) {
+        due.shift();
+        ghost.work += 1;
+        stuck += 1;
+        continue;
       }
       if (best === undefined) break;
       best.work.push(due.shift()!);
@@ -296,7 +319,14 @@ export function simulate(trace: readonly TracePoint[], policy: Policy, options: 
       if (o.deleteOnExit) {
         if (registered(gone)) instanceRecords -= 1;
         for (const a of gone.work) due.push(a);
-      } else stuck += gone.work.length;
+      } else {
+        stuck += gone.work.length;
+        if (gone.lastPoll !== null) {
+          // An idle worker that polls all the time (pollSleep 0) was last seen now.
+          const lastPoll = gone.busyUntil === null && pollSleep === 0 ? now : gone.lastPoll;
+          ghosts.push({ id: gone.id, lastPoll, work: gone.work.length });
+        }
+      }
     }
   };
 
@@ -347,7 +377,10 @@ export function simulate(trace: readonly TracePoint[], policy: Policy, options: 
     }
     if (nextDecision <= now) {
       // What the daemon reads today: due requests + scheduled analyses on online instances.
-      const demand = due.length + replicas.reduce((n, r) => n + (online(r) ? r.work.length : 0), 0);
+      const demand =
+        due.length +
+        replicas.reduce((n, r) => n + (online(r) ? r.work.length : 0), 0) +
+        ghosts.reduce((n, g) => n + (ghostOnline(g) ? g.work : 0), 0);
       const current = replicas.length;
       let decision: Decision;
       if (policy.autoscale) {

@@ -398,6 +398,24 @@ describe('queue model: how MASS really runs', () => {
   });
 });
 
+describe('queue model: a removed replica’s instance still looks online', () => {
+  test('until its last poll is older than the online window, MASS may give it work, which is stuck', () => {
+    // 2 idle replicas, min=max=1: one goes at t=0. Two requests at 1 s, run at 30 s: one lands on
+    // the dead instance (both hold 0; the older instance wins a tie, or the dead one after the first).
+    const { summary } = simulate([{ t: 1, arrivals: 2 }], fixed(1), options({ initialReplicas: 2, pollSleep: 10 }));
+    assert.deepEqual([summary.completed, summary.stuck, summary.aborted], [1, 1, 0]);
+  });
+
+  test('with delete_instance_on_exit the instance is gone and gets nothing', () => {
+    const { summary } = simulate(
+      [{ t: 1, arrivals: 2 }],
+      fixed(1),
+      options({ initialReplicas: 2, pollSleep: 10, deleteOnExit: true }),
+    );
+    assert.deepEqual([summary.completed, summary.stuck], [2, 0]);
+  });
+});
+
 describe('--runs: seeds × scheduler phases', () => {
   test('N runs spread the scheduler phase over one interval and report mean and spread', () => {
     const r = simulateRuns([{ t: 1, arrivals: 1 }], fixed(1), options(), 3);
