@@ -4,6 +4,7 @@
 //   npm run mass-standin -- --api-key KEY [--port 8000] [--dialect 0.2|legacy] [--system NAME=DUE]...
 import { createInterface } from 'node:readline';
 import { startFakeMass, type FakeDialect } from '../test/fakes/mass-server';
+import { runWorkCycleStandin } from './standin-work-cycle';
 
 const USAGE = `usage: npm run mass-standin -- --api-key KEY [--port 8000] [--dialect 0.2|legacy] [--system NAME=DUE]...
 Then type lines "SYSTEM DUE [NOT_DUE]" to set a system's demand (a new name adds the system), "quit" to stop.`;
@@ -44,6 +45,8 @@ async function main(): Promise<number> {
   // A write into a closed pipe or terminal must not end the stand-in before it has closed in order.
   process.stdout.on('error', () => undefined);
   process.stderr.on('error', () => undefined);
+  // The twin's work cycle (registration, worker polls, reports, scheduler): scripts/standin-work-cycle.ts.
+  if (process.argv.includes('--work-cycle')) return runWorkCycleStandin(process.argv.slice(2));
   const args = parse(process.argv.slice(2));
   if (typeof args === 'string') {
     console.error(args);

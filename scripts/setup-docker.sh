@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Brings up what the Docker-backed tests and the demo need: a Docker Engine in swarm mode and
 # the tiny local image mass-autoscaler-test:busybox. Safe to run again; does only what is missing.
+# The image has the busybox tools the twin's worker (test/fakes/worker.sh) needs; an older build
+# of the image without them (no TOOLS label) is rebuilt.
 set -euo pipefail
 
 IMAGE="${TEST_IMAGE:-mass-autoscaler-test:busybox}"
@@ -33,13 +35,17 @@ if [ "$(docker info -f '{{.Swarm.LocalNodeState}}')" != "active" ]; then
   docker swarm init --advertise-addr 127.0.0.1 >/dev/null
 fi
 
-if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
-  log "building $IMAGE from the static busybox"
+TOOLS="sh sleep true cat echo wget sed grep awk nc kill"
+tools_label() { docker image inspect -f '{{index .Config.Labels "com.mass.test.tools"}}' "$IMAGE" 2>/dev/null || true; }
+if [ "$(tools_label)" != "$TOOLS" ]; then
+  log "building $IMAGE from the static busybox (tools: $TOOLS)"
   root=$(mktemp -d)
   mkdir -p "$root/bin"
   cp /bin/busybox "$root/bin/busybox"
-  for tool in sh sleep true cat echo; do ln -s busybox "$root/bin/$tool"; done
-  tar -C "$root" -c . | docker import -c 'CMD ["/bin/sleep","86400"]' - "$IMAGE" >/dev/null
+  for tool in $TOOLS; do ln -s busybox "$root/bin/$tool"; done
+  mkdir -p "$root/tmp"
+  chmod 1777 "$root/tmp"
+  tar -C "$root" -c . | docker import -c 'CMD ["/bin/sleep","86400"]' -c "LABEL com.mass.test.tools=\"$TOOLS\"" - "$IMAGE" >/dev/null
   rm -rf "$root"
 fi
 

@@ -9,7 +9,9 @@ import { formatDuration, svgChart, terminalChart, type ChartInput } from './char
 import {
   DEFAULT_OPTIONS,
   MAX_SCHEDULED_PER_INSTANCE,
+  simulateRuns,
   simulateSets,
+  type RunsResult,
   type SimOptions,
   type SimResult,
   type TracePoint,
@@ -22,9 +24,18 @@ export const USAGE = `usage: mass-autoscaler simulate --trace FILE [options]
   --labels "k=v,k=v"      com.mass.* labels of one label set; the "com.mass." prefix may be left
                           out; "defaults" for none; repeat to compare sets side by side
   --out DIR               where summary.json, steps.csv, chart.svg go      (default ./simulation)
-  --dispatch-interval S   seconds between runs of MASS's scheduler                  (default 30)
+  --dispatch-interval S   seconds MASS's scheduler sleeps between runs              (default 30)
+  --scheduler-drift S     seconds each scheduler run takes on top of that             (default 0)
+  --scheduler-phase S     seconds from the start to the scheduler's first run         (default 0)
   --service-time S        seconds one analysis takes                                (default 30)
+  --jitter J              each analysis takes service-time × (1 ± J), 0 ≤ J < 1       (default 0)
   --startup S             seconds from adding a replica until its instance is online (default 20)
+  --online-window S       seconds an instance stays online after its last poll     (default 600)
+  --poll-sleep S          seconds an idle worker sleeps between polls; 0: it notices
+                          new work at the scheduler run that assigns it               (default 0)
+  --delete-on-exit        removed replicas delete their instance, so MASS 0.2 requeues
+                          their work (default: it stays on the dead instance, stuck)
+  --runs N                N runs over seeds × scheduler phases: mean and spread       (default 1)
   --initial-replicas N    replicas at the start, all online      (default: each set's min_inst)
   --seed N                seed for which replicas Swarm removes on scale-down        (default 1)
   --until S               stop at S seconds (default: once the work is done and the replicas
@@ -38,12 +49,25 @@ export interface SimulateArgs {
   labelSets: string[];
   out: string;
   options: SimOptions;
+  runs: number;
 }
 
 type Parsed = { ok: true; args: SimulateArgs } | { ok: false; problem: string } | { ok: true; help: true };
 
 interface NumberRule {
-  key: 'dispatchInterval' | 'serviceTime' | 'startup' | 'initialReplicas' | 'seed' | 'until';
+  key:
+    | 'dispatchInterval'
+    | 'schedulerDrift'
+    | 'schedulerPhase'
+    | 'serviceTime'
+    | 'jitter'
+    | 'startup'
+    | 'onlineWindow'
+    | 'pollSleep'
+    | 'initialReplicas'
+    | 'seed'
+    | 'until'
+    | 'runs';
   whole: boolean;
   min: number;
   minExclusive: boolean;
@@ -52,7 +76,13 @@ interface NumberRule {
 
 const NUMBER_OPTIONS: Record<string, NumberRule> = {
   '--dispatch-interval': { key: 'dispatchInterval', whole: false, min: 0, minExclusive: true, max: 86_400 },
+  '--scheduler-drift': { key: 'schedulerDrift', whole: false, min: 0, minExclusive: false, max: 86_400 },
+  '--scheduler-phase': { key: 'schedulerPhase', whole: false, min: 0, minExclusive: false, max: 86_400 },
   '--service-time': { key: 'serviceTime', whole: false, min: 0, minExclusive: true, max: 86_400 },
+  '--jitter': { key: 'jitter', whole: false, min: 0, minExclusive: false, max: 0.99 },
+  '--online-window': { key: 'onlineWindow', whole: false, min: 0, minExclusive: true, max: 86_400 },
+  '--poll-sleep': { key: 'pollSleep', whole: false, min: 0, minExclusive: false, max: 86_400 },
+  '--runs': { key: 'runs', whole: true, min: 1, minExclusive: false, max: 1000 },
   '--startup': { key: 'startup', whole: false, min: 0, minExclusive: false, max: 86_400 },
   '--initial-replicas': { key: 'initialReplicas', whole: true, min: 0, minExclusive: false, max: 1000 },
   '--seed': { key: 'seed', whole: true, min: 0, minExclusive: false, max: 4_294_967_295 },
@@ -65,10 +95,15 @@ export function parseSimulateArgs(argv: readonly string[]): Parsed {
   let out: string | undefined;
   const labelSets: string[] = [];
   const options: SimOptions = { ...DEFAULT_OPTIONS };
+  let runs = 1;
   const seen = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '-h' || arg === '--help') return { ok: true, help: true };
+    if (arg === '--delete-on-exit') {
+      options.deleteOnExit = true;
+      continue;
+    }
     if (!arg.startsWith('--')) return { ok: false, problem: `unexpected argument ${JSON.stringify(arg)}` };
     const eq = arg.indexOf('=');
     const name = eq === -1 ? arg : arg.slice(0, eq);
@@ -94,12 +129,13 @@ export function parseSimulateArgs(argv: readonly string[]): Parsed {
       const rule = NUMBER_OPTIONS[name]!;
       const number = parseNumber(value, rule);
       if (typeof number === 'string') return { ok: false, problem: `${name} ${JSON.stringify(value)} ${number}` };
-      options[rule.key] = number;
+      if (rule.key === 'runs') runs = number;
+      else options[rule.key] = number;
     }
   }
   if (trace === undefined || trace.trim() === '') return { ok: false, problem: 'missing --trace FILE' };
   if (out !== undefined && out.trim() === '') return { ok: false, problem: '--out needs a folder name' };
-  return { ok: true, args: { trace, labelSets, out: out ?? 'simulation', options } };
+  return { ok: true, args: { trace, labelSets, out: out ?? 'simulation', options, runs } };
 }
 
 function parseNumber(text: string, rule: NumberRule): number | string {
@@ -232,7 +268,14 @@ export async function runSimulate(
     sets.map((s) => s.policy),
     args.options,
   );
-  const report = buildReport(args, trace.points, sets, results, defaults);
+  let spreads: RunsResult[] | undefined;
+  if (args.runs > 1) {
+    // Every run of every set over one common span: the latest end of any drained run.
+    const drained = sets.map((s) => simulateRuns(trace.points, s.policy, args.options, args.runs));
+    const until = args.options.until ?? Math.max(...drained.flatMap((d) => d.runs.map((r) => r.summary.end)));
+    spreads = sets.map((s) => simulateRuns(trace.points, s.policy, { ...args.options, until }, args.runs));
+  }
+  const report = buildReport(args, trace.points, sets, results, defaults, spreads);
   for (const line of report.lines) out(line);
 
   const files: [string, string][] = [
@@ -269,15 +312,20 @@ function buildReport(
   sets: readonly LabelSet[],
   results: readonly SimResult[],
   defaults: PolicyDefaults,
+  spreads?: readonly RunsResult[],
 ): Report {
   const o = args.options;
   const arrivals = trace.reduce((n, p) => n + p.arrivals, 0);
   const lastArrival = trace[trace.length - 1]!.t;
   const end = Math.max(...results.map((r) => r.summary.end));
-  const model = `dispatch every ${o.dispatchInterval}s (at most ${MAX_SCHEDULED_PER_INSTANCE} per replica), ${o.serviceTime}s per analysis, replicas online ${o.startup}s after being added, seed ${o.seed}`;
+  const model =
+    `scheduler every ${o.dispatchInterval}s + ${o.schedulerDrift}s drift from ${o.schedulerPhase}s (skips replicas with more than ${MAX_SCHEDULED_PER_INSTANCE}), ` +
+    `${o.serviceTime}s per analysis${o.jitter > 0 ? ` ± ${o.jitter * 100}%` : ''}, replicas online ${o.startup}s after being added, ` +
+    `workers poll between batches (online ${o.onlineWindow}s after a poll), removed replicas' work ${o.deleteOnExit ? 'requeued' : 'stuck'}, seed ${o.seed}`;
 
   const lines: string[] = [];
-  const unfinished = results.some((r) => r.summary.unfinished > 0);
+  // Stuck analyses never finish, so they do not keep a run going: only other unfinished work does.
+  const unfinished = results.some((r) => r.summary.unfinished > r.summary.stuck);
   const why =
     o.until !== undefined
       ? 'as --until says'
@@ -296,6 +344,7 @@ function buildReport(
     'peak replicas',
     'scale actions',
     'aborted',
+    'stuck',
     'unfinished',
   ];
   const rows = sets.map((s, i) => {
@@ -308,10 +357,41 @@ function buildReport(
       String(m.peakReplicas),
       `${m.scaleActions} (${m.scaleUps}↑ ${m.scaleDowns}↓)`,
       String(m.aborted),
+      String(m.stuck),
       String(m.unfinished),
     ];
   });
   lines.push(...table(header, rows));
+  if (spreads !== undefined) {
+    lines.push('');
+    lines.push(
+      ...wrap(
+        `${args.runs} runs (seeds ${o.seed}..${o.seed + args.runs - 1} × scheduler phases over one interval), mean ± standard deviation, over ${formatDuration(spreads[0]!.runs[0]!.summary.end)}:`,
+      ),
+    );
+    const pm = (f: { mean: number | null; sd: number | null }, time: boolean): string =>
+      f.mean === null
+        ? '-'
+        : time
+          ? `${formatDuration(f.mean)} ± ${formatDuration(f.sd ?? 0)}`
+          : `${Math.round(f.mean).toLocaleString('en-US')} ± ${Math.round(f.sd ?? 0).toLocaleString('en-US')}`;
+    lines.push(
+      ...table(
+        ['set', 'replica-seconds', 'mean wait', 'p95 wait', 'aborted', 'stuck'],
+        sets.map((s, i) => {
+          const f = spreads[i]!.figures;
+          return [
+            s.id,
+            pm(f.replicaSeconds, false),
+            pm(f.meanWait, true),
+            pm(f.p95Wait, true),
+            pm(f.aborted, false),
+            pm(f.stuck, false),
+          ];
+        }),
+      ),
+    );
+  }
   lines.push('');
   for (const s of sets) lines.push(...wrap(`${s.id}  ${s.name}`, '   '));
   lines.push(...wrap(`labels a set leaves out take the defaults: ${describeDefaults(defaults)}`, '   '));
@@ -334,8 +414,15 @@ function buildReport(
     trace: { file: args.trace, rows: trace.length, arrivals, lastArrival },
     model: {
       dispatchInterval: o.dispatchInterval,
+      schedulerDrift: o.schedulerDrift,
+      schedulerPhase: o.schedulerPhase,
       serviceTime: o.serviceTime,
+      jitter: o.jitter,
       startup: o.startup,
+      onlineWindow: o.onlineWindow,
+      pollSleep: o.pollSleep,
+      deleteOnExit: o.deleteOnExit,
+      runs: args.runs,
       maxScheduledPerInstance: MAX_SCHEDULED_PER_INSTANCE,
       seed: o.seed,
       initialReplicas: o.initialReplicas ?? null,
@@ -348,6 +435,7 @@ function buildReport(
       labels: s.labels,
       policy: s.policy,
       summary: results[i]!.summary,
+      ...(spreads === undefined ? {} : { runs: { figures: spreads[i]!.figures, each: spreads[i]!.runs } }),
     })),
   };
   return { lines, summary, chart };

@@ -10,17 +10,35 @@ export interface TracePoint {
   arrivals: number;
 }
 
-/** MASS's scheduler skips instances with this many scheduled analyses or more (docs/MASS_API.md). */
+/** MASS's scheduler skips instances with more than this many scheduled analyses: one can reach 101. */
 export const MAX_SCHEDULED_PER_INSTANCE = 100;
 
 export interface SimOptions {
-  /** seconds between runs of MASS's scheduler */
+  /** seconds MASS's scheduler sleeps between runs */
   dispatchInterval: number;
+  /** seconds each scheduler run itself takes, so runs are dispatchInterval + schedulerDrift apart */
+  schedulerDrift: number;
+  /** seconds from the start to the scheduler's first run (its phase) */
+  schedulerPhase: number;
   /** seconds one analysis takes */
   serviceTime: number;
-  /** seconds from adding a replica until its instance is online */
+  /** each analysis takes serviceTime × (1 ± jitter), uniform, seeded; 0: exactly serviceTime */
+  jitter: number;
+  /** seconds from adding a replica until its instance is online (registered and polled) */
   startup: number;
-  /** seed of the PRNG that plays Swarm choosing which replicas to remove */
+  /** seconds an instance stays online after its last poll (MASS: 10 minutes) */
+  onlineWindow: number;
+  /**
+   * seconds an idle worker sleeps after a poll that brought no work; 0: idle workers notice new
+   * work at the scheduler run that assigns it
+   */
+  pollSleep: number;
+  /**
+   * true: a removed replica deletes its instance on exit (delete_instance_on_exit), so MASS 0.2
+   * requeues its scheduled analyses as due now; false: they stay on the dead instance (stuck)
+   */
+  deleteOnExit: boolean;
+  /** seed of the PRNG that plays Swarm choosing which replicas to remove, and the jitter */
   seed: number;
   /** replicas at t=0, all online; undefined: the label set's min_inst */
   initialReplicas?: number;
@@ -34,8 +52,14 @@ export interface SimOptions {
 
 export const DEFAULT_OPTIONS: SimOptions = {
   dispatchInterval: 30,
+  schedulerDrift: 0,
+  schedulerPhase: 0,
   serviceTime: 30,
+  jitter: 0,
   startup: 20,
+  onlineWindow: 600,
+  pollSleep: 0,
+  deleteOnExit: false,
   seed: 1,
   drainCap: 24 * 3600,
 };
@@ -43,7 +67,7 @@ export const DEFAULT_OPTIONS: SimOptions = {
 /** One evaluation of the decision, as the daemon would log it (times in seconds). */
 export interface Step {
   t: number;
-  /** what the daemon reads: due requests + analyses assigned to online replicas */
+  /** what the daemon reads: due requests + analyses assigned to online instances */
   demand: number;
   smoothed: number;
   target: number;
@@ -66,11 +90,16 @@ export interface Summary {
   scaleActions: number;
   scaleUps: number;
   scaleDowns: number;
-  /** analyses in progress on a replica when Swarm removed it (they start over elsewhere) */
+  /** analyses in progress on a replica when Swarm removed it */
   aborted: number;
+  /**
+   * analyses left on removed replicas' instances (the aborted ones included) and never requeued:
+   * MASS keeps them on the dead instance unless the worker deleted it on exit (deleteOnExit)
+   */
+  stuck: number;
   arrived: number;
   completed: number;
-  /** arrived but not finished when the simulation ended */
+  /** arrived but not finished when the simulation ended (stuck ones included) */
   unfinished: number;
   /** time spent analysing ÷ replica-seconds */
   utilization: number;
@@ -123,12 +152,25 @@ interface Analysis {
   startedAt: number;
 }
 
+/**
+ * One replica and its worker, as mass_api_client 0.2's process_analyses behaves: it fetches all
+ * of its scheduled analyses in one poll (the batch), works through them one after another and
+ * polls again only when the batch is done. Its instance is online while that poll is younger
+ * than the online window, so a long batch makes it "busy but offline".
+ */
 interface Replica {
   id: number;
+  /** when its instance registers and first polls (added + startup) */
   onlineAt: number;
-  /** scheduled analyses, oldest first; the first is in progress when busyUntil is set */
+  /** scheduled analyses, oldest first; the first `batch` of them were fetched by the last poll */
   work: Analysis[];
+  batch: number;
+  /** the last poll (ms), or null before the first */
+  lastPoll: number | null;
+  /** end of the analysis in progress, or null when idle */
   busyUntil: number | null;
+  /** when an idle worker polls next (pollSleep > 0), or null */
+  nextPoll: number | null;
 }
 
 /** First in, first out; returned work goes to the back, as new requests would in MASS. */
@@ -156,27 +198,40 @@ const ms = (seconds: number): number => Math.round(seconds * 1000);
 
 /**
  * Simulates one label set over the trace (times must not decrease; trace.ts checks that).
- * Order of events at one instant: analyses finish (and the next one starts), arrivals, the
- * dispatch run, then the decision, whose new replicas only get work at a later dispatch run.
+ * Order of events at one instant: analyses finish (a worker whose batch is done polls at once),
+ * idle workers' polls, arrivals, the scheduler run, then the decision, whose new replicas only
+ * get work at a later scheduler run.
  */
 export function simulate(trace: readonly TracePoint[], policy: Policy, options: SimOptions): SimResult {
-  const dispatchEvery = ms(options.dispatchInterval);
-  const serviceTime = ms(options.serviceTime);
-  const startup = ms(options.startup);
-  const random = mulberry32(options.seed);
+  const o = { ...DEFAULT_OPTIONS, ...options };
+  const dispatchEvery = ms(o.dispatchInterval + o.schedulerDrift);
+  const serviceTime = ms(o.serviceTime);
+  const startup = ms(o.startup);
+  const onlineWindow = ms(o.onlineWindow);
+  const pollSleep = ms(o.pollSleep);
+  const random = mulberry32(o.seed);
+  const jitterRandom = mulberry32((o.seed ^ 0x9e3779b9) >>> 0);
   const lastArrival = trace.length > 0 ? ms(trace[trace.length - 1]!.t) : 0;
-  const fixedEnd = options.until === undefined ? null : ms(options.until);
-  const end = fixedEnd ?? lastArrival + ms(options.drainCap);
-  const initial = options.initialReplicas ?? policy.minInst;
+  const fixedEnd = o.until === undefined ? null : ms(o.until);
+  const end = fixedEnd ?? lastArrival + ms(o.drainCap);
+  const initial = o.initialReplicas ?? policy.minInst;
   const floor = policy.autoscale ? policy.minInst : initial;
 
   let nextId = 0;
   const replicas: Replica[] = [];
+  /** instance records MASS holds for the system (removed replicas' stay unless deleted) */
+  let instanceRecords = 0;
   const addReplica = (onlineAt: number): void => {
-    replicas.push({ id: nextId++, onlineAt, work: [], busyUntil: null });
+    replicas.push({ id: nextId++, onlineAt, work: [], batch: 0, lastPoll: null, busyUntil: null, nextPoll: null });
   };
   for (let i = 0; i < initial; i++) addReplica(0);
 
+  /**
+   * Instances of removed replicas (without delete on exit): MASS still counts one as online
+   * until its last poll is older than the online window, so its scheduler may give it work,
+   * which is stuck from the start; its scheduled count is read as demand while it looks online.
+   */
+  const ghosts: { id: number; lastPoll: number; work: number }[] = [];
   const due = new Queue<Analysis>();
   let assigned = 0;
   let control: Control = { state: null, replicas: initial };
@@ -184,7 +239,7 @@ export function simulate(trace: readonly TracePoint[], policy: Policy, options: 
   const waits: number[] = [];
   let arrivalIndex = 0;
   let arrived = 0;
-  let dispatchRuns = 0;
+  let nextDispatch = ms(o.schedulerPhase);
   let nextDecision = 0;
   let decided = false;
   let now = 0;
@@ -194,37 +249,84 @@ export function simulate(trace: readonly TracePoint[], policy: Policy, options: 
   let ups = 0;
   let downs = 0;
   let aborted = 0;
+  let stuck = 0;
 
-  const start = (r: Replica, at: number): void => {
-    const a = r.work[0];
-    if (a === undefined) return;
-    a.startedAt = at;
-    r.busyUntil = at + serviceTime;
+  const duration = (): number =>
+    o.jitter === 0 ? serviceTime : Math.max(0, Math.round(serviceTime * (1 + o.jitter * (2 * jitterRandom() - 1))));
+
+  /** The worker polls at `at`: it takes all its scheduled analyses as its batch, or sleeps. */
+  const poll = (r: Replica, at: number): void => {
+    if (r.lastPoll === null) instanceRecords += 1;
+    r.lastPoll = at;
+    r.batch = r.work.length;
+    r.nextPoll = null;
+    if (r.batch > 0) {
+      r.work[0]!.startedAt = at;
+      r.busyUntil = at + duration();
+    } else if (pollSleep > 0) r.nextPoll = at + pollSleep;
   };
+  const registered = (r: Replica): boolean => r.lastPoll !== null;
+  const ghostOnline = (g: { lastPoll: number }): boolean => now - g.lastPoll < onlineWindow;
+  /** What MASS's is_online says: the last poll is younger than the online window. */
+  const online = (r: Replica): boolean =>
+    r.lastPoll !== null && (r.busyUntil === null && pollSleep === 0 ? true : now - r.lastPoll < onlineWindow);
 
   const dispatch = (): void => {
-    const online = replicas.filter((r) => r.onlineAt <= now);
+    if (due.length === 0) return;
+    // MASS 0.2/0.3: a system with due requests and no instance records stops the whole run.
+    if (instanceRecords === 0) return;
+    const eligible = replicas.filter(online);
+    const haunted = ghosts.filter(ghostOnline);
     while (due.length > 0) {
+      // Least loaded first; among equals the older instance (MASS lists instances by registration).
       let best: Replica | undefined;
-      for (const r of online) {
-        if (r.work.length >= MAX_SCHEDULED_PER_INSTANCE) continue;
+      for (const r of eligible) {
+        if (r.work.length > MAX_SCHEDULED_PER_INSTANCE) continue;
         if (best === undefined || r.work.length < best.work.length) best = r;
       }
-      if (best === undefined) return;
+      let ghost: (typeof ghosts)[number] | undefined;
+      for (const g of haunted) {
+        if (g.work > MAX_SCHEDULED_PER_INSTANCE) continue;
+        if (ghost === undefined || g.work < ghost.work) ghost = g;
+      }
+      if (
+        ghost !== undefined &&
+        (best === undefined || ghost.work < best.work.length || (ghost.work === best.work.length && ghost.id < best.id))
+      ) {
+        due.shift();
+        ghost.work += 1;
+        stuck += 1;
+        continue;
+      }
+      if (best === undefined) break;
       best.work.push(due.shift()!);
       assigned += 1;
-      if (best.busyUntil === null) start(best, now);
     }
+    // Idle workers that poll all the time (pollSleep 0) take their new work at once.
+    if (pollSleep === 0) for (const r of eligible) if (r.busyUntil === null && r.work.length > 0) poll(r, now);
   };
 
   const remove = (count: number): void => {
     for (let i = 0; i < count; i++) {
-      const index = Math.floor(random() * replicas.length);
-      const [gone] = replicas.splice(index, 1);
+      // Swarm removes tasks that are not running yet first, then any (docs/mass-api.md).
+      const starting = replicas.filter((r) => !registered(r));
+      const pool = starting.length > 0 ? starting : replicas;
+      const gone = pool[Math.floor(random() * pool.length)];
       if (gone === undefined) continue;
+      replicas.splice(replicas.indexOf(gone), 1);
       if (gone.busyUntil !== null) aborted += 1;
-      for (const a of gone.work) due.push(a);
       assigned -= gone.work.length;
+      if (o.deleteOnExit) {
+        if (registered(gone)) instanceRecords -= 1;
+        for (const a of gone.work) due.push(a);
+      } else {
+        stuck += gone.work.length;
+        if (gone.lastPoll !== null) {
+          // An idle worker that polls all the time (pollSleep 0) was last seen now.
+          const lastPoll = gone.busyUntil === null && pollSleep === 0 ? now : gone.lastPoll;
+          ghosts.push({ id: gone.id, lastPoll, work: gone.work.length });
+        }
+      }
     }
   };
 
@@ -234,9 +336,12 @@ export function simulate(trace: readonly TracePoint[], policy: Policy, options: 
   for (;;) {
     let next = Infinity;
     if (arrivalIndex < trace.length) next = Math.min(next, ms(trace[arrivalIndex]!.t));
-    next = Math.min(next, dispatchRuns * dispatchEvery);
-    next = Math.min(next, nextDecision);
-    for (const r of replicas) if (r.busyUntil !== null) next = Math.min(next, r.busyUntil);
+    next = Math.min(next, nextDispatch, nextDecision);
+    for (const r of replicas) {
+      if (r.busyUntil !== null) next = Math.min(next, r.busyUntil);
+      if (r.lastPoll === null) next = Math.min(next, r.onlineAt);
+      else if (r.nextPoll !== null) next = Math.min(next, r.nextPoll);
+    }
 
     const busy = replicas.reduce((n, r) => n + (r.busyUntil === null ? 0 : 1), 0);
     const until = Math.min(next, end);
@@ -249,23 +354,33 @@ export function simulate(trace: readonly TracePoint[], policy: Policy, options: 
       while (r.busyUntil !== null && r.busyUntil <= now) {
         const finishedAt = r.busyUntil;
         const done = r.work.shift()!;
+        r.batch -= 1;
         assigned -= 1;
         waits.push(done.startedAt - done.arrivedAt);
         r.busyUntil = null;
-        start(r, finishedAt);
+        if (r.batch > 0) {
+          r.work[0]!.startedAt = finishedAt;
+          r.busyUntil = finishedAt + duration();
+        } else poll(r, finishedAt);
       }
+      if (r.lastPoll === null && r.onlineAt <= now) poll(r, r.onlineAt);
+      else if (r.nextPoll !== null && r.nextPoll <= now) poll(r, r.nextPoll);
     }
     while (arrivalIndex < trace.length && ms(trace[arrivalIndex]!.t) <= now) {
       const point = trace[arrivalIndex++]!;
       for (let i = 0; i < point.arrivals; i++) due.push({ arrivedAt: ms(point.t), startedAt: -1 });
       arrived += point.arrivals;
     }
-    if (dispatchRuns * dispatchEvery <= now) {
+    if (nextDispatch <= now) {
       dispatch();
-      dispatchRuns += 1;
+      nextDispatch += dispatchEvery;
     }
     if (nextDecision <= now) {
-      const demand = due.length + assigned;
+      // What the daemon reads today: due requests + scheduled analyses on online instances.
+      const demand =
+        due.length +
+        replicas.reduce((n, r) => n + (online(r) ? r.work.length : 0), 0) +
+        ghosts.reduce((n, g) => n + (ghostOnline(g) ? g.work : 0), 0);
       const current = replicas.length;
       let decision: Decision;
       if (policy.autoscale) {
@@ -321,6 +436,7 @@ export function simulate(trace: readonly TracePoint[], policy: Policy, options: 
       scaleUps: ups,
       scaleDowns: downs,
       aborted,
+      stuck,
       arrived,
       completed,
       unfinished: arrived - completed,
@@ -353,4 +469,72 @@ export function simulateSets(
   if (options.until !== undefined || first.length < 2) return first;
   const until = Math.max(...first.map((r) => r.summary.end));
   return first.map((r, i) => (r.summary.end === until ? r : simulate(trace, policies[i]!, { ...options, until })));
+}
+
+/** The figures of a Summary that --runs averages. */
+export const RUN_FIGURES = [
+  'replicaSeconds',
+  'meanWait',
+  'p95Wait',
+  'maxWait',
+  'peakReplicas',
+  'scaleActions',
+  'aborted',
+  'stuck',
+  'completed',
+  'unfinished',
+] as const;
+export type RunFigure = (typeof RUN_FIGURES)[number];
+
+export interface Spread {
+  mean: number | null;
+  /** sample standard deviation (0 for one run) */
+  sd: number | null;
+  min: number | null;
+  max: number | null;
+}
+
+export interface RunsResult {
+  /** the options of each run */
+  runs: { seed: number; schedulerPhase: number; summary: Summary }[];
+  figures: Record<RunFigure, Spread>;
+  /** the first run, for steps and charts */
+  first: SimResult;
+}
+
+/**
+ * `runs` simulations of one label set that differ in the seed (which replicas Swarm removes, and
+ * the service-time jitter) and in the scheduler's phase, spread evenly over one interval, so that
+ * no lockstep of arrivals and scheduler runs decides a comparison.
+ */
+export function simulateRuns(
+  trace: readonly TracePoint[],
+  policy: Policy,
+  options: SimOptions,
+  runs: number,
+): RunsResult {
+  const n = Math.max(1, Math.floor(runs));
+  const period = options.dispatchInterval + options.schedulerDrift;
+  const results: RunsResult['runs'] = [];
+  let first: SimResult | undefined;
+  for (let i = 0; i < n; i++) {
+    const seed = (options.seed + i) >>> 0;
+    const schedulerPhase = n === 1 ? options.schedulerPhase : (options.schedulerPhase + (i * period) / n) % period;
+    const result = simulate(trace, policy, { ...options, seed, schedulerPhase });
+    first ??= result;
+    results.push({ seed, schedulerPhase, summary: result.summary });
+  }
+  const figures = {} as Record<RunFigure, Spread>;
+  for (const key of RUN_FIGURES) {
+    const values = results.map((r) => r.summary[key]).filter((v): v is number => v !== null);
+    figures[key] = spread(values);
+  }
+  return { runs: results, figures, first: first! };
+}
+
+export function spread(values: readonly number[]): Spread {
+  if (values.length === 0) return { mean: null, sd: null, min: null, max: null };
+  const mean = values.reduce((s, v) => s + v, 0) / values.length;
+  const variance = values.length < 2 ? 0 : values.reduce((s, v) => s + (v - mean) ** 2, 0) / (values.length - 1);
+  return { mean: round3(mean), sd: round3(Math.sqrt(variance)), min: Math.min(...values), max: Math.max(...values) };
 }

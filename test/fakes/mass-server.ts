@@ -31,7 +31,9 @@
 //   `instanceFields` says otherwise.
 // Both: a wrong or missing `Authorization: APIKEY <key>` gets 403 {"error": ...}; unknown paths
 // get a 404 HTML page; GET analysis_system_instance/<uuid>/scheduled_analyses/ is the instances'
-// heartbeat and refreshes last_seen, as on the real server.
+// heartbeat and refreshes last_seen, as on the real server. `onlineWindowMs` (10 min) decides
+// is_online. The twin's work cycle (registration, worker polls with real analysis ids, reports,
+// DELETE, the scheduler) is test/fakes/work-cycle.ts, plugged in through `hook`.
 //
 // Faults (`mass.fault = {...}` or `await mass.setFault({...})`; null clears):
 // - { kind: 'refuse' }: the listener closes (connections refused) until the fault is cleared,
@@ -144,6 +146,22 @@ export interface FakeRequestLogEntry {
 }
 
 const ONLINE_WINDOW_MS = 10 * 60_000;
+
+/**
+ * Extra routes served before the fake's own (the twin's work cycle, test/fakes/work-cycle.ts):
+ * `claims` picks the requests, `answer` gets the request's body and builds the answer.
+ */
+export interface FakeRouteHook {
+  claims(method: string, path: string): boolean;
+  answer(request: {
+    method: string;
+    path: string;
+    params: URLSearchParams;
+    body: string;
+    authorization: string | undefined;
+    base: string;
+  }): { status: number; body: string; contentType?: string };
+}
 const FORBIDDEN_BODY = JSON.stringify({ error: 'You do not have access to this resource.' });
 
 function htmlPage(code: number, title: string, text: string): string {
@@ -238,6 +256,10 @@ export class FakeMass {
   readonly requestGroups: FakeRequestGroup[] = [];
   readonly requests: FakeRequestLogEntry[] = [];
   readonly unlisted = new Set<string>();
+  /** an instance is online while its last_seen is younger than this (the real server: 10 min) */
+  onlineWindowMs = ONLINE_WINDOW_MS;
+  /** routes served before the fake's own (the work cycle), or null */
+  hook: FakeRouteHook | null = null;
   /** requests being answered right now, and the most seen at once */
   inFlight = 0;
   maxInFlight = 0;
@@ -459,6 +481,11 @@ export class FakeMass {
 
     const fault = this.takeFault(url, parsed.searchParams);
     if (fault?.kind === 'hang') return; // the socket stays open until the client or close() ends it
+    const hook = this.hook;
+    if (fault === null && hook !== null && hook.claims(req.method ?? 'GET', parsed.pathname)) {
+      this.answerByHook(hook, req, res, parsed);
+      return;
+    }
     let answer: HttpAnswer;
     try {
       answer = this.answer(req, parsed, authOk, fault);
@@ -486,6 +513,32 @@ export class FakeMass {
       Math.max(0, this.latencyMs - (performance.now() - arrived)),
     );
     this.timers.add(timer);
+  }
+
+  private answerByHook(hook: FakeRouteHook, req: IncomingMessage, res: ServerResponse, url: URL): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      let answer: { status: number; body: string; contentType?: string };
+      try {
+        answer = hook.answer({
+          method: req.method ?? 'GET',
+          path: url.pathname,
+          params: url.searchParams,
+          body: Buffer.concat(chunks).toString('utf8'),
+          authorization: req.headers.authorization,
+          base: `http://${req.headers.host ?? `127.0.0.1:${this.port}`}/api/`,
+        });
+      } catch {
+        answer = HttpAnswer.serverError();
+      }
+      if (res.destroyed) return;
+      res.writeHead(answer.status, {
+        'Content-Type': answer.contentType ?? 'application/json',
+        'Content-Length': Buffer.byteLength(answer.body),
+      });
+      res.end(answer.body);
+    });
   }
 
   /** The active fault if it applies to this request (and counts it against `times`). */
@@ -669,7 +722,7 @@ export class FakeMass {
       last_seen: i.lastSeen === null ? null : massTime(i.lastSeen),
     };
     if (this.instanceFields.isOnline)
-      item['is_online'] = i.lastSeen !== null && this.clock() - i.lastSeen < ONLINE_WINDOW_MS;
+      item['is_online'] = i.lastSeen !== null && this.clock() - i.lastSeen < this.onlineWindowMs;
     if (this.instanceFields.scheduledCount) item['scheduled_analyses_count'] = i.scheduled;
     item['url'] = url;
     return item;

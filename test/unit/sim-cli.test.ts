@@ -97,6 +97,18 @@ describe('simulate: bad input → exit 2 and a message naming the problem', () =
     },
     { why: 'no --trace at all', argv: () => [], message: /missing --trace FILE/, usage: true },
     {
+      why: '--runs 0',
+      argv: () => ['--trace', traceFile(GOOD), '--runs', '0'],
+      message: /--runs "0" must be at least 1/,
+      usage: true,
+    },
+    {
+      why: '--jitter 1 (an analysis could take no time)',
+      argv: () => ['--trace', traceFile(GOOD), '--jitter', '1'],
+      message: /--jitter "1" must be at most 0\.99/,
+      usage: true,
+    },
+    {
       why: 'malformed line: the message has its line number',
       argv: () => ['--trace', traceFile('t,arrivals\n0,1\n10,x\n')],
       message: /trace-\d+\.csv line 3: arrivals "x" is not a whole number/,
@@ -190,7 +202,7 @@ describe('simulate: a good run', () => {
     assert.equal(summary.labelSets[0].policy.maxInst, 15, 'unset labels take the daemon defaults');
     for (const s of summary.labelSets) {
       assert.equal(s.summary.arrived, summary.trace.arrivals);
-      assert.equal(s.summary.unfinished, 0);
+      assert.equal(s.summary.unfinished, s.summary.stuck, 'what is not done is stuck on removed replicas');
       assert.ok(s.summary.replicaSeconds > 0);
     }
 
@@ -205,6 +217,33 @@ describe('simulate: a good run', () => {
     assert.match(svg, /max_inst=30, scale_down_delay=300/, 'the legend names each label set');
     assert.match(svg, /time since the start of the trace \(h:mm\)/);
     assert.match(svg, />replicas</);
+  });
+
+  test('--runs N prints mean ± spread and writes every run to summary.json', async () => {
+    const out = join(dir, 'runs');
+    const r = await run([
+      '--trace',
+      join(__dirname, '../../examples/burst.csv'),
+      '--runs',
+      '3',
+      '--jitter',
+      '0.2',
+      '--out',
+      out,
+    ]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^3 runs \(seeds 1\.\.3 × scheduler phases over one interval\)/m);
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    const runs = summary.labelSets[0].runs;
+    assert.deepEqual(
+      runs.each.map((e: { seed: number; schedulerPhase: number }) => [e.seed, e.schedulerPhase]),
+      [
+        [1, 0],
+        [2, 10],
+        [3, 20],
+      ],
+    );
+    assert.ok(runs.figures.replicaSeconds.mean > 0 && runs.figures.replicaSeconds.sd >= 0);
   });
 
   test('--help prints the usage and exits 0', async () => {

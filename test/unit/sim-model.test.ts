@@ -14,6 +14,7 @@ import {
   mulberry32,
   percentile,
   simulate,
+  simulateRuns,
   simulateSets,
   type Control,
   type SimOptions,
@@ -133,14 +134,19 @@ describe('queue model: waits from arrival until the analysis starts (fixed repli
   }
 });
 
-describe('queue model: at most 100 scheduled analyses per replica', () => {
+describe('queue model: the scheduler skips replicas with more than 100 scheduled analyses', () => {
   // The first decision runs at t=0 right after the first dispatch run, so its step shows what
   // the dispatch left due.
   const cases: { why: string; replicas: number; arrivals: number; queue: number }[] = [
-    { why: 'one replica takes 100 of 150; 50 stay due', replicas: 1, arrivals: 150, queue: 50 },
-    { why: 'one replica takes exactly 100', replicas: 1, arrivals: 100, queue: 0 },
+    {
+      why: 'one replica takes 101 of 150 (eligible while at most 100); 49 stay due',
+      replicas: 1,
+      arrivals: 150,
+      queue: 49,
+    },
+    { why: 'one replica takes exactly 101', replicas: 1, arrivals: 101, queue: 0 },
     { why: 'two replicas take 75 each', replicas: 2, arrivals: 150, queue: 0 },
-    { why: 'two replicas take 100 each of 250; 50 stay due', replicas: 2, arrivals: 250, queue: 50 },
+    { why: 'two replicas take 101 each of 250; 48 stay due', replicas: 2, arrivals: 250, queue: 48 },
   ];
   for (const c of cases) {
     test(c.why, () => {
@@ -157,9 +163,9 @@ describe('queue model: at most 100 scheduled analyses per replica', () => {
   }
 
   test('the capped remainder is assigned at later dispatch runs as the replica works its list down', () => {
-    // One replica, 1 s per analysis: 100 at t=0; by t=30 it finished 30, so 30 more go; at t=60 the last 20.
+    // One replica, 1 s per analysis: 101 at t=0; by t=30 it finished 30, so 30 more go; at t=60 the last 19.
     const { steps } = simulate([{ t: 0, arrivals: 150 }], fixed(1), options({ serviceTime: 1 }));
-    const expected = (t: number): number => (t < 30 ? 50 : t < 60 ? 20 : 0);
+    const expected = (t: number): number => (t < 30 ? 49 : t < 60 ? 19 : 0);
     assert.ok(
       steps.some((s) => s.t > 30 && s.t < 60),
       'a step falls between the 30 s and 60 s runs',
@@ -193,10 +199,22 @@ describe('queue model: startup delay of new replicas', () => {
 });
 
 describe('queue model: removed replicas', () => {
-  test('their unfinished work returns as due requests and the analyses in progress are aborted', () => {
+  test('without delete_instance_on_exit their work stays on the dead instances: aborted and stuck', () => {
+    // 3 replicas get one analysis each at t=0; the decision at t=0 (min=max=1) removes 2 of them.
+    const { summary, steps } = simulate([{ t: 0, arrivals: 3 }], fixed(1), options({ initialReplicas: 3 }));
+    assert.equal(steps[0]!.replicas, 1);
+    assert.equal(steps[0]!.queue, 0, 'nothing returns to the queue');
+    assert.deepEqual([summary.aborted, summary.stuck, summary.completed, summary.unfinished], [2, 2, 1, 2]);
+  });
+
+  test('with delete_instance_on_exit their unfinished work returns as due requests and the analyses in progress are aborted', () => {
     // 3 replicas get one analysis each at t=0; the decision at t=0 (min=max=1) removes 2 of them.
     // The survivor finishes at 30 s and then works the 2 returned ones: waits 0, 30, 60.
-    const { summary, steps } = simulate([{ t: 0, arrivals: 3 }], fixed(1), options({ initialReplicas: 3 }));
+    const { summary, steps } = simulate(
+      [{ t: 0, arrivals: 3 }],
+      fixed(1),
+      options({ initialReplicas: 3, deleteOnExit: true }),
+    );
     assert.equal(steps[0]!.action, 'down');
     assert.equal(steps[0]!.replicas, 1);
     assert.equal(steps[0]!.queue, 2, 'the removed replicas’ analyses are due again');
@@ -215,7 +233,11 @@ describe('queue model: removed replicas', () => {
       const random = mulberry32(seed);
       const left = [2, 2, 1];
       for (let i = 0; i < 2; i++) left.splice(Math.floor(random() * left.length), 1);
-      const { steps } = simulate([{ t: 0, arrivals: 5 }], fixed(1), options({ initialReplicas: 3, seed }));
+      const { steps } = simulate(
+        [{ t: 0, arrivals: 5 }],
+        fixed(1),
+        options({ initialReplicas: 3, seed, deleteOnExit: true }),
+      );
       assert.equal(5 - steps[0]!.queue, left[0], `seed ${seed}`);
       outcomes.add(left[0]!);
     }
@@ -245,7 +267,11 @@ describe('determinism', () => {
   });
 
   test('the drain ends once the work is done and the replicas are back at min_inst', () => {
-    const { summary, steps } = simulate([{ t: 0, arrivals: 40 }], policyOf({ min_inst: '1' }), options());
+    const { summary, steps } = simulate(
+      [{ t: 0, arrivals: 40 }],
+      policyOf({ min_inst: '1' }),
+      options({ deleteOnExit: true }),
+    );
     assert.equal(summary.unfinished, 0);
     assert.equal(steps[steps.length - 1]!.replicas, 1);
     assert.ok(summary.end > 0 && summary.end < 3600, `ended at ${summary.end}s`);
@@ -331,4 +357,76 @@ describe('percentile (nearest rank)', () => {
   ];
   for (const c of cases)
     test(`p${c.p * 100} of ${c.values.length} values`, () => assert.equal(percentile(c.values, c.p), c.want));
+});
+
+describe('queue model: how MASS really runs', () => {
+  test('a replica busy for longer than the online window is offline: its work is not read as demand', () => {
+    // 25 analyses of 30 s on one replica: a batch of 750 s, fetched at t=0; offline from 600 s.
+    const { steps } = simulate([{ t: 0, arrivals: 25 }], fixed(1), options());
+    const before = steps.filter((s) => s.t > 0 && s.t < 600);
+    const offline = steps.filter((s) => s.t >= 600 && s.t < 750);
+    assert.ok(before.length > 0 && offline.length > 0);
+    for (const s of before) assert.ok(s.demand > s.queue, `online at ${s.t}s: its work is demand`);
+    for (const s of offline) assert.equal(s.demand, s.queue, `offline at ${s.t}s: only due requests count`);
+  });
+
+  const timing: { why: string; over: Partial<SimOptions>; wait: number }[] = [
+    { why: 'scheduler runs 30 s apart from t=0: a request at 1 s starts at 30 s', over: {}, wait: 29 },
+    { why: 'drift 5 s: runs at 0, 35, 70 s', over: { schedulerDrift: 5 }, wait: 34 },
+    { why: 'phase 10 s: runs at 10, 40 s', over: { schedulerPhase: 10 }, wait: 9 },
+    {
+      why: 'idle workers poll every 10 s (0, 10, 20, 30 before the 30 s run): found at 40 s',
+      over: { pollSleep: 10 },
+      wait: 39,
+    },
+  ];
+  for (const c of timing) {
+    test(c.why, () => {
+      const { summary } = simulate([{ t: 1, arrivals: 1 }], fixed(1), options(c.over));
+      assert.equal(summary.maxWait, c.wait);
+    });
+  }
+
+  test('service-time jitter varies each analysis within ± jitter, fixed by the seed', () => {
+    const trace = [{ t: 0, arrivals: 10 }];
+    const a = simulate(trace, fixed(1), options({ jitter: 0.5, seed: 3 }));
+    const b = simulate(trace, fixed(1), options({ jitter: 0.5, seed: 3 }));
+    const c = simulate(trace, fixed(1), options({ jitter: 0.5, seed: 4 }));
+    assert.deepEqual(a, b);
+    assert.notEqual(a.summary.end, c.summary.end);
+    assert.ok(a.summary.end >= 150 && a.summary.end <= 450 && a.summary.end !== 300, `ended at ${a.summary.end}`);
+  });
+});
+
+describe('queue model: a removed replica’s instance still looks online', () => {
+  test('until its last poll is older than the online window, MASS may give it work, which is stuck', () => {
+    // 2 idle replicas, min=max=1: one goes at t=0. Two requests at 1 s, run at 30 s: one lands on
+    // the dead instance (both hold 0; the older instance wins a tie, or the dead one after the first).
+    const { summary } = simulate([{ t: 1, arrivals: 2 }], fixed(1), options({ initialReplicas: 2, pollSleep: 10 }));
+    assert.deepEqual([summary.completed, summary.stuck, summary.aborted], [1, 1, 0]);
+  });
+
+  test('with delete_instance_on_exit the instance is gone and gets nothing', () => {
+    const { summary } = simulate(
+      [{ t: 1, arrivals: 2 }],
+      fixed(1),
+      options({ initialReplicas: 2, pollSleep: 10, deleteOnExit: true }),
+    );
+    assert.deepEqual([summary.completed, summary.stuck], [2, 0]);
+  });
+});
+
+describe('--runs: seeds × scheduler phases', () => {
+  test('N runs spread the scheduler phase over one interval and report mean and spread', () => {
+    const r = simulateRuns([{ t: 1, arrivals: 1 }], fixed(1), options(), 3);
+    assert.deepEqual(
+      r.runs.map((x) => [x.seed, x.schedulerPhase, x.summary.maxWait]),
+      [
+        [1, 0, 29],
+        [2, 10, 9],
+        [3, 20, 19],
+      ],
+    );
+    assert.deepEqual(r.figures.maxWait, { mean: 19, sd: 10, min: 9, max: 29 });
+  });
 });
