@@ -258,6 +258,13 @@ down() {
     iptables -D FORWARD -i "$BRIDGE" ! -o "$BRIDGE" -j DROP
   done
   if [ -d "$DIR" ]; then
+    # Cgroups of the containers of a killed node (kill-node): runc had no chance to remove them.
+    local id cg
+    for id in $(find "$DIR" -mindepth 4 -maxdepth 4 -path '*/data/containers/*' -printf '%f\n' 2>/dev/null); do
+      for cg in /sys/fs/cgroup/*/docker/"$id" /sys/fs/cgroup/docker/"$id"; do
+        [ -d "$cg" ] && { rmdir "$cg" 2>/dev/null || true; }
+      done
+    done
     # Unmount what the Engines left mounted under their folders, deepest first.
     awk -v d="$DIR/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r | while read -r m; do
       umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
