@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import type Docker from 'dockerode';
 import pino from 'pino';
 import { SYSTEM_LABEL, type PolicyDefaults } from '../src/labels';
-import { Reconciler } from '../src/reconcile';
+import { Reconciler } from '../src/loop/reconciler';
 import { DockerSwarm } from '../src/swarm/docker-swarm';
 import type { ManagedService, ScaleOutcome, SwarmTarget } from '../src/types';
 import { FakeDemand, ManualClock, specDefaults } from '../test/fakes/in-memory';
