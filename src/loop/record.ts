@@ -1,25 +1,31 @@
 // What the loop remembers of one labelled service: a record keyed by its status, so that each
 // status carries exactly the facts that are valid in it.
 //
-//                    labels bad                        mode is not replicated
-//    (any) ─────────────────────▶ invalid-labels      (any, labels good) ─────▶ other-mode
-//    (any, labels good, replicated):
-//        com.mass.autoscale=false ───────────────────▶ paused
-//        UpdateStatus.State updating | paused |
-//          rollback_started | rollback_paused ───────▶ in-operation ──operation over──▶ managed
-//        otherwise, first seen or back from above ───▶ managed
+// On every listing (inventory.ts), whatever the status was, the first rule that holds wins:
 //
-//    managed ────reading failed────▶ no-reading ────good reading────▶ managed
-//       ▲  │                            ▲   │ (an update failure in progress is carried along
-//       │  └──update refused──▶ update-failing   and comes back with the next good reading)
-//       │                            │   │
-//       └──update applied, or no change needed──┘   └──reading failed──▶ no-reading
+//   labels bad ─────────────────────────────────────────────▶ invalid-labels
+//   mode global, replicated-job or global-job ──────────────▶ other-mode
+//   com.mass.autoscale=false ───────────────────────────────▶ paused
+//   UpdateStatus.State updating, paused, rollback_started,
+//     rollback_paused (an operator's operation) ────────────▶ in-operation
+//   otherwise ──────────────────────────────────────────────▶ managed (or stays no-reading /
+//                                                               update-failing if it was)
 //
-//    Listing no longer shows it (removed or unlabelled), or an update finds it gone: forgotten.
+// On each evaluation (evaluation.ts) and update (updates.ts) of an evaluated service:
 //
-// Only managed, no-reading and update-failing services are evaluated; `Memory` (the decision
-// state) lives on through them and through paused and in-operation, and is dropped with bad
-// labels, another mode, or a new analysis system.
+//              reading failed                       update refused
+//   managed ──────────────────▶ no-reading   managed ──────────────▶ update-failing
+//      ▲                            │           ▲                       │    │
+//      └──── good reading ──────────┘           └─ update applied, or ──┘    │ reading failed:
+//            (back to update-failing if          no change needed            ▼ no-reading, the
+//             an update failure was carried)                                   failure carried
+//
+//   an update finds an operation under way ───▶ in-operation;  finds another mode ───▶ other-mode
+//   no longer listed, or an update finds it gone ───▶ forgotten
+//
+// Only managed, no-reading and update-failing services are evaluated. `Memory` (the decision
+// state) lives on through them and through paused and in-operation; it is dropped with bad
+// labels or another mode, and its decision state is reset when the analysis system changes.
 import type { Decision, ServiceState } from '../core/decision';
 import type { Policy } from '../core/policy';
 import type { LabelProblem } from '../labels';
