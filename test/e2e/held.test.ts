@@ -200,6 +200,26 @@ describe('services in an operator’s operation, and jobs, are left alone', () =
       },
       90_000,
     );
+    mass.setDemand(sys, { due: 5 });
+    await waitFor(
+      `${witness} scaled to 5: the daemon acted on the new demand`,
+      async () => (await desiredReplicas(docker, witness)) === 5,
+    );
+    // Two more evaluations of the witness: longer than max_schedule_interval (2 s) since the
+    // demand changed, so the paused service, had it been managed, was evaluated with it too.
+    const mark = daemon.lines.length;
+    await waitFor(
+      'two evaluations of the witness at 5',
+      async () =>
+        daemon.lines
+          .slice(mark)
+          .filter((l) => l.service === witness && l.msg === 'steady: demand 5.0 matches 5 replicas').length >= 2,
+    );
+    const after = (await service.inspect()) as ServiceJson;
+    assert.equal(after.Version.Index, held.Version.Index, 'no update was sent to the paused service');
+    assert.deepEqual(after.Spec, held.Spec);
+    assert.deepEqual(after.PreviousSpec, held.PreviousSpec, 'the rollback point is kept');
+    assert.equal(after.UpdateStatus?.State, 'paused');
     await daemon.waitForLog(
       'hold line',
       (l) =>
@@ -207,16 +227,6 @@ describe('services in an operator’s operation, and jobs, are left alone', () =
         String(l.msg).includes('(UpdateStatus.State paused); not scaling it until that operation ends'),
     );
 
-    mass.setDemand(sys, { due: 5 });
-    await waitFor(
-      `${witness} scaled to 5: the daemon acted on the new demand`,
-      async () => (await desiredReplicas(docker, witness)) === 5,
-    );
-    const after = (await service.inspect()) as ServiceJson;
-    assert.equal(after.Version.Index, held.Version.Index, 'no update was sent to the paused service');
-    assert.deepEqual(after.Spec, held.Spec);
-    assert.deepEqual(after.PreviousSpec, held.PreviousSpec, 'the rollback point is kept');
-    assert.equal(after.UpdateStatus?.State, 'paused');
     const shown = await statusOf(base, paused);
     assert.equal(shown?.status, 'in-operation');
     assert.equal(shown?.operation, 'paused');
