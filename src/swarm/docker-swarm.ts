@@ -165,6 +165,8 @@ function replicasOf(service: EngineService): number | null {
   return typeof replicas === 'number' ? replicas : null;
 }
 
+const PAUSED_STATES: ReadonlySet<string> = new Set(['paused', 'rollback_paused']);
+
 function modeOf(service: EngineService): ServiceMode {
   const mode = service.Spec?.Mode;
   if (mode?.ReplicatedJob !== undefined) return 'replicated-job';
@@ -235,8 +237,11 @@ export class DockerSwarm implements SwarmTarget {
       if (from === null) return { kind: 'not-replicated', mode: modeOf(current) as Exclude<ServiceMode, 'replicated'> };
       if (from === replicas) return { kind: 'unchanged', replicas };
       // An update would carry a paused rollout on and replace the rollback point (PreviousSpec).
+      // On a retry the rollout may be the concurrent change that put us out of sequence: that one
+      // is merged with ours, as before; only a paused one is never pushed on.
       const operation = operationOf(current);
-      if (operation !== null) return { kind: 'in-operation', state: operation };
+      if (operation !== null && (attempt === 1 || PAUSED_STATES.has(operation)))
+        return { kind: 'in-operation', state: operation };
 
       await this.afterInspect?.(current.ID);
 
