@@ -64,7 +64,7 @@ describe('/metrics under promtool check metrics', () => {
       const text = await waitFor('a scrape with the scale action and the service gauges', async () => {
         const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
         return body.includes(`mass_autoscaler_scale_actions_total{service="${svc}",direction="up"} 1`) &&
-          body.includes(`mass_autoscaler_replicas_target{service="${svc}"`)
+          body.includes(`mass_autoscaler_replicas_desired{service="${svc}"`)
           ? body
           : undefined;
       });

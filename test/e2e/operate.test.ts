@@ -117,14 +117,14 @@ describe('operating the daemon', () => {
     assert.match(lines[0]!, /^health: ok/);
     assert.match(
       lines[1]!,
-      /^SERVICE\s+SYSTEM\s+STATUS\s+REPLICAS\s+DESIRED\s+RECOMMENDED\s+LIMITED BY\s+DEMAND raw\/smooth\s+DUE\s+NOT DUE\s+STUCK\s+NEXT\s+LAST ACTION\s+REASON$/,
+      /^SERVICE\s+SYSTEM\s+STATUS\s+REPLICAS\s+RUNNING\s+DESIRED\s+RECOMMENDED\s+LIMITED BY\s+DEMAND raw\/smooth\s+DUE\s+NOT DUE\s+STUCK\s+NEXT\s+LAST ACTION\s+REASON$/,
     );
     const row = lines.find((l) => l.startsWith(svc));
     assert.ok(row, table.stdout);
     assert.match(
       row,
       new RegExp(
-        `^${svc}\\s+${sys}\\s+managed\\s+3\\s+3\\s+3\\s+none\\s+3/3\\s+2\\s+5\\s+4\\s+\\d+s\\s+up 1 → 3\\s+steady: demand 3.0 matches 3 replicas`,
+        `^${svc}\\s+${sys}\\s+managed\\s+3\\s+\\d+\\s+3\\s+3\\s+none\\s+3/3\\s+2\\s+5\\s+4\\s+\\d+s\\s+up 1 → 3\\s+steady: demand 3.0 matches 3 replicas`,
       ),
     );
 

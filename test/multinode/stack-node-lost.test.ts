@@ -186,7 +186,7 @@ async function relay(listenHost: string, toPort: number): Promise<{ url: string;
 interface ServiceStatus {
   name: string;
   replicas: number | null;
-  target: number | null;
+  desired: number | null;
   rawDemand: number | null;
 }
 interface StatusDoc {
@@ -341,7 +341,7 @@ describe("the daemon's own node lost: deploy/stack.yml on a multi-node swarm", {
         const s = await statusAt(first.node);
         const a = s.services.find((x) => x.name === svcA);
         const b = s.services.find((x) => x.name === svcB);
-        return s.lease?.held === true && a?.target === 3 && b?.target === 4;
+        return s.lease?.held === true && a?.desired === 3 && b?.desired === 4;
       },
       90_000,
     );
@@ -384,7 +384,7 @@ describe("the daemon's own node lost: deploy/stack.yml on a multi-node swarm", {
         async () => {
           const s = await statusAt(second.node);
           const b = s.services.find((x) => x.name === svcB);
-          return s.lease?.held === true && b?.rawDemand === 1 && b.target === 4 && b.replicas === 4 && s;
+          return s.lease?.held === true && b?.rawDemand === 1 && b.desired === 4 && b.replicas === 4 && s;
         },
         60_000,
       ).catch(async (err: Error) => {

@@ -38,7 +38,7 @@ async function health(daemon: Daemon): Promise<{ status: number; body: string }>
 async function statusOf(daemon: Daemon, service: string) {
   const res = await fetch(`http://127.0.0.1:${await daemon.httpPort()}/status`);
   const doc = (await res.json()) as {
-    services: { name: string; replicas: number | null; running: number | null; target: number | null }[];
+    services: { name: string; replicas: number | null; running: number | null; desired: number | null }[];
     lease?: { name: string; holder: string; held: boolean };
   };
   return { service: doc.services.find((s) => s.name === service), lease: doc.lease };
@@ -147,7 +147,7 @@ describe('the daemon on a multi-node swarm', { timeout: 900_000 }, () => {
       },
       60_000,
     );
-    assert.equal(seen.target, 6);
+    assert.equal(seen.desired, 6);
     const metrics = await (await fetch(`http://127.0.0.1:${await daemon.httpPort()}/metrics`)).text();
     assert.match(metrics, new RegExp(`mass_autoscaler_replicas_running\\{service="${svc}",system="${sys}"\\} 6`));
     assert.match(metrics, new RegExp(`mass_autoscaler_replicas_current\\{service="${svc}",system="${sys}"\\} 6`));
@@ -223,7 +223,7 @@ describe('the daemon on a multi-node swarm', { timeout: 900_000 }, () => {
       const s = (await statusOf(daemon, stuck)).service;
       return s?.replicas === 2 && s.running === 0 && s;
     });
-    assert.equal(shown.target, 2);
+    assert.equal(shown.desired, 2);
     const stuckUpdates = daemon.lines.filter(isScaleLine(stuck)).length;
     // Several more evaluations (every 1-2 s) change nothing: no update is repeated.
     const evaluations = daemon.lines.filter((l) => l.service === stuck && l.action !== undefined).length;
