@@ -67,7 +67,9 @@ describe('SIGHUP', () => {
       assert.ok(result.ms < 5000, `exited after ${result.ms} ms`);
       const msgs = daemon.lines.map((l) => l.msg);
       assert.ok(msgs.includes('SIGHUP received; finishing the current round and stopping'), msgs.join('\n'));
-      assert.equal(msgs.at(-1), 'stopped', msgs.slice(-3).join('\n'));
+      // the orderly end, not the exit deadline: the listener was closed and `stopped` logged
+      assert.ok(msgs.includes('stopped'), msgs.slice(-3).join('\n'));
+      assert.ok(!msgs.includes('round did not finish in time; abandoning it'), msgs.slice(-3).join('\n'));
       await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'the listener is closed');
     } finally {
       await daemon.stop('SIGKILL');
