@@ -11,7 +11,7 @@ import type Docker from 'dockerode';
 import { createDocker } from '../../src/swarm/docker-swarm';
 import { fastLabels, startDaemon, type Daemon, type LogLine } from '../e2e/harness';
 import { startFakeMass } from '../fakes/mass-server';
-import { createTestService, desiredReplicas, uniquePrefix, waitFor } from '../support/docker';
+import { createTestService, desiredReplicas, TEST_IMAGE, uniquePrefix, waitFor } from '../support/docker';
 
 const ROOT = join(__dirname, '..', '..');
 const SCRIPT = join(ROOT, 'scripts', 'multinode.sh');
@@ -197,27 +197,17 @@ describe('the daemon on a multi-node swarm', { timeout: 900_000 }, () => {
     const stuckSys = `${prefix}-stuck-sys`;
     mass.addSystem(stuckSys);
     mass.setDemand(stuckSys, { due: 2 });
-    const created = await createTestService(engine(daemonNode), {
-      name: stuck,
-      replicas: 1,
-      labels: fastLabels(stuckSys),
+    // Created with its constraint, not updated to it: an update that cannot finish leaves the
+    // service `updating`, an operator's operation the daemon does not touch.
+    const created = await engine(daemonNode).createService({
+      Name: stuck,
+      Labels: fastLabels(stuckSys),
+      TaskTemplate: {
+        ContainerSpec: { Image: TEST_IMAGE, StopGracePeriod: 1_000_000_000 },
+        Placement: { Constraints: ['node.labels.mass.multinode.name==n4'] },
+      },
+      Mode: { Replicated: { Replicas: 1 } },
     });
-    const spec = (await engine(daemonNode).getService(created.id).inspect()) as {
-      Version: { Index: number };
-      Spec: { TaskTemplate: { Placement?: object } };
-    };
-    await engine(daemonNode)
-      .getService(created.id)
-      .update({
-        _query: { version: spec.Version.Index },
-        _body: {
-          ...spec.Spec,
-          TaskTemplate: {
-            ...spec.Spec.TaskTemplate,
-            Placement: { Constraints: ['node.labels.mass.multinode.name==n4'] },
-          },
-        },
-      } as never);
     await waitFor(`${stuck} wanted at 2`, async () => (await desiredReplicas(engine(daemonNode), stuck)) === 2, 60_000);
     const shown = await waitFor('/status: 0 running of 2 wanted', async () => {
       const s = (await statusOf(daemon, stuck)).service;
