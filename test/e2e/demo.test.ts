@@ -33,9 +33,11 @@ test('the demo shows replicas following the demand, and Ctrl-C removes what it c
       running: Number(m[4]),
     }));
   try {
+    // Several rows (the demand holds at 2 for the first 15 s, so evaluations slow to every 5 s while
+    // rows come every 2 s): a decision repeated on every row would be seen below.
     await waitFor(
-      'a row with the demo service grown past 1 replica',
-      async () => rows().some((r) => r.desired >= 2 && r.running >= 2),
+      'a row with the demo service grown past 1 replica, and at least 6 rows',
+      async () => rows().some((r) => r.desired >= 2 && r.running >= 2) && rows().length >= 6,
       120_000,
     );
   } finally {
