@@ -37,6 +37,7 @@ export function demandOf(system: string, demand: number): SystemDemand {
     onlineInstances: 0,
     offlineInstances: 0,
     demand,
+    instances: [],
   };
 }
 
