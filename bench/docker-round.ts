@@ -1,16 +1,17 @@
-// Docker side of a round on the real Engine: 200 managed services at 0 replicas (no containers),
-// one Reconciler round with the real DockerSwarm adapter, Engine API calls counted on the
-// dockerode instance. Demand comes from the in-memory DemandSource, so only Docker is measured.
+// Docker side of a round on the real Engine: 200 managed services whose tasks can never be placed
+// (no containers), Reconciler rounds with the real DockerSwarm adapter, Engine API calls counted
+// on the dockerode instance. Demand comes from the in-memory DemandSource, so only Docker is measured.
 // Every service this creates is removed again, also on failure or Ctrl-C.
 import { performance } from 'node:perf_hooks';
 import type Docker from 'dockerode';
 import pino from 'pino';
 import { SYSTEM_LABEL, type PolicyDefaults } from '../src/labels';
-import { Reconciler } from '../src/reconcile';
+import { Reconciler } from '../src/loop/reconciler';
+import { UPDATE_CONCURRENCY } from '../src/loop/updates';
 import { DockerSwarm } from '../src/swarm/docker-swarm';
 import type { ManagedService, ScaleOutcome, SwarmTarget } from '../src/types';
 import { FakeDemand, ManualClock, specDefaults } from '../test/fakes/in-memory';
-import { createTestService, requireDocker, uniquePrefix } from '../test/support/docker';
+import { requireDocker, TEST_IMAGE, uniquePrefix } from '../test/support/docker';
 
 export interface EngineCalls {
   list: number;
@@ -39,6 +40,11 @@ export type DockerBenchResult =
       first: DockerRound;
       /** a later round with unchanged demand: what every steady round costs */
       steady: DockerRound;
+      /** every service needs a change, updates sent UPDATE_CONCURRENCY at a time */
+      all: DockerRound;
+      /** every service needs a change, one update at a time (as before updates were sent in parallel) */
+      allSequential: DockerRound;
+      updateConcurrency: number;
       /** labelled services of others on this Engine, listed too but left alone */
       foreign: number;
       cleanupError?: string;
@@ -162,7 +168,16 @@ export async function runDockerBench(opts: DockerBenchOptions): Promise<DockerBe
   process.once('SIGTERM', onSignal);
   process.once('SIGHUP', onSignal); // a closed terminal
 
-  let measured: { setupMs: number; first: DockerRound; steady: DockerRound; foreign: number } | undefined;
+  let measured:
+    | {
+        setupMs: number;
+        first: DockerRound;
+        steady: DockerRound;
+        all: DockerRound;
+        allSequential: DockerRound;
+        foreign: number;
+      }
+    | undefined;
   let cleanupMs: number;
   let cleanupError: string | undefined;
   try {
@@ -172,10 +187,15 @@ export async function runDockerBench(opts: DockerBenchOptions): Promise<DockerBe
       Array.from({ length: opts.services }, (_, i) => i),
       opts.concurrency,
       async (i) => {
-        await createTestService(docker, {
-          name: `${prefix}-${String(i).padStart(3, '0')}`,
-          replicas: 0,
-          labels: { [SYSTEM_LABEL]: systemOf(i), 'com.mass.min_inst': '0', 'com.mass.start_demand': '0' },
+        // A constraint no node meets: tasks stay pending, so no container is started whatever the count.
+        await docker.createService({
+          Name: `${prefix}-${String(i).padStart(3, '0')}`,
+          Labels: { [SYSTEM_LABEL]: systemOf(i), 'com.mass.min_inst': '0', 'com.mass.start_demand': '0' },
+          TaskTemplate: {
+            ContainerSpec: { Image: TEST_IMAGE },
+            Placement: { Constraints: ['node.labels.mass-autoscaler-bench == never'] },
+          },
+          Mode: { Replicated: { Replicas: 0 } },
         });
       },
     );
@@ -193,12 +213,12 @@ export async function runDockerBench(opts: DockerBenchOptions): Promise<DockerBe
       retryMaxDelayMs: 30_000,
     });
 
-    const measureRound = async (): Promise<DockerRound> => {
+    const measureRound = async (loop = reconciler): Promise<DockerRound> => {
       Object.assign(calls, { list: 0, inspect: 0, update: 0, other: 0 });
       swarm.scaleCalls = 0;
       swarm.updated = 0;
       const t = performance.now();
-      await reconciler.round();
+      await loop.round();
       return {
         wallMs: performance.now() - t,
         calls: { ...calls },
@@ -215,7 +235,23 @@ export async function runDockerBench(opts: DockerBenchOptions): Promise<DockerBe
     const tracked = reconciler.trackedCount();
     if (tracked !== opts.services)
       throw new Error(`the reconciler tracks ${tracked} services, expected ${opts.services}`);
-    measured = { setupMs, first, steady, foreign: swarm.foreign };
+    // Every service needs a change: demand 10 everywhere (3 replicas or more for each).
+    for (let i = 0; i < opts.services; i += 1) demand.demand.set(systemOf(i), 10);
+    clock.advance(DEFAULTS.maxScheduleInterval * 1000);
+    opts.log(`  round 3: all ${opts.services} services need a change, ${UPDATE_CONCURRENCY} updates at a time ...`);
+    const all = await measureRound();
+    // The same with one update at a time, side by side: a new loop, demand 20 (more replicas again).
+    for (let i = 0; i < opts.services; i += 1) demand.demand.set(systemOf(i), 20);
+    const sequential = new Reconciler(demand, swarm, clock, pino({ level: 'silent' }), {
+      dryRun: false,
+      defaults: DEFAULTS,
+      discoveryIntervalMs: 2000,
+      retryMaxDelayMs: 30_000,
+      updateConcurrency: 1,
+    });
+    opts.log(`  round 4: all ${opts.services} services need a change, one update at a time ...`);
+    const allSequential = await measureRound(sequential);
+    measured = { setupMs, first, steady, all, allSequential, foreign: swarm.foreign };
   } finally {
     opts.log(`  removing the ${prefix}-* services ...`);
     const tc = performance.now();
@@ -235,6 +271,7 @@ export async function runDockerBench(opts: DockerBenchOptions): Promise<DockerBe
     needing: opts.needing,
     engineVersion,
     createConcurrency: opts.concurrency,
+    updateConcurrency: UPDATE_CONCURRENCY,
     cleanupMs,
     ...measured,
     ...(cleanupError !== undefined && { cleanupError }),

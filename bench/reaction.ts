@@ -11,7 +11,7 @@ import pino from 'pino';
 import { systemClock } from '../src/clock';
 import { SYSTEM_LABEL, type PolicyDefaults } from '../src/labels';
 import { MassClient } from '../src/mass/client';
-import { Reconciler, type ReconcileEvents } from '../src/reconcile';
+import { Reconciler, type ReconcileEvents } from '../src/loop/reconciler';
 import type { DemandSource, ScaleOutcome, SwarmTarget, SystemReading } from '../src/types';
 import { FakeSwarm } from '../test/fakes/in-memory';
 import { startFakeMass } from '../test/fakes/mass-server';

@@ -311,6 +311,15 @@ function dockerChecks(result: DockerBenchResult): void {
     steady.calls.update === 0 && steady.calls.inspect === 0 && steady.calls.list === 1,
     `Docker, a later round with the same demand: ${steady.calls.list} list, ${steady.calls.inspect} inspect, ${steady.calls.update} update calls (expected 1, 0, 0)`,
   );
+  const { all, allSequential } = result;
+  check(
+    all.updated === result.services && all.calls.update === result.services,
+    `Docker, all ${result.services} services need a change: ${all.updated} updated with ${all.calls.update} update calls, ${result.updateConcurrency} at a time, in ${ms(all.wallMs)} (one at a time: ${ms(allSequential.wallMs)}, ${(allSequential.wallMs / all.wallMs).toFixed(1)}× as long)`,
+  );
+  check(
+    allSequential.updated === result.services,
+    `Docker, the same one update at a time: ${allSequential.updated} updated`,
+  );
   if (result.cleanupError) check(false, `Docker cleanup: ${result.cleanupError}`);
 }
 
@@ -340,10 +349,12 @@ function dockerMarkdown(result: DockerBenchResult | null): string {
   const rows = [
     ['round 1: all services new, 10 need 1 replica', result.first],
     ['round 2: same demand, every service due again', result.steady],
+    [`round 3: all ${result.services} need a change, ${result.updateConcurrency} updates at a time`, result.all],
+    [`round 4: all ${result.services} need a change, one update at a time (a new loop)`, result.allSequential],
   ] as const;
   return [
     `Docker Engine ${result.engineVersion}, single-node swarm. ${result.services} services labelled \`com.mass.anal_system\` (one analysis system each), ` +
-      `\`com.mass.min_inst=0\`, created at 0 replicas (no containers). Demand: 1 for ${result.needing} systems, 0 for the rest. ` +
+      `\`com.mass.min_inst=0\`, created at 0 replicas with a placement constraint no node meets (tasks stay pending: no containers). Demand: 1 for ${result.needing} systems, 0 for the rest; then 10 for every system, then 20. ` +
       `One \`Reconciler.round()\` with the real \`DockerSwarm\` adapter; Engine API calls counted on the dockerode instance; demand from the in-memory source, so only Docker is timed.`,
     '',
     `Setup: ${result.services} services created in ${ms(result.setupMs)} (${result.createConcurrency} at a time); removed in ${ms(result.cleanupMs)}.` +
@@ -543,7 +554,8 @@ async function main(): Promise<void> {
       docker = await runDockerBench({ services: 200, needing: 10, concurrency: 8, log: (line) => console.log(line) });
       if (!('skipped' in docker)) {
         console.log(
-          `  setup ${ms(docker.setupMs)}, cleanup ${ms(docker.cleanupMs)}; round 1 ${ms(docker.first.wallMs)}, round 2 ${ms(docker.steady.wallMs)}`,
+          `  setup ${ms(docker.setupMs)}, cleanup ${ms(docker.cleanupMs)}; round 1 ${ms(docker.first.wallMs)}, round 2 ${ms(docker.steady.wallMs)}, ` +
+            `all ${docker.services} changed ${ms(docker.all.wallMs)} (${docker.updateConcurrency} at a time) vs ${ms(docker.allSequential.wallMs)} (one at a time)`,
         );
       }
       dockerChecks(docker);

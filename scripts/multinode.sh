@@ -8,6 +8,8 @@
 #   scripts/multinode.sh down               remove everything `up` made (safe to run twice, or after a failed up)
 #   scripts/multinode.sh status             what is running
 #   scripts/multinode.sh stop-node NAME     stop one node's Engine (by its pid file)
+#   scripts/multinode.sh kill-node NAME     lose one node at once: SIGKILL its Engine, containerd, shims
+#                                           and containers (a power cut; `down` cleans up after it)
 #   scripts/multinode.sh start-node NAME    start it again (it rejoins the swarm by itself)
 #
 # Only the Engines this script started are ever stopped, each by its own pid file; the machine's
@@ -92,6 +94,33 @@ stop_engine() {
   # The Engine's own containerd, if the Engine died without stopping it.
   local cpid="$DIR/$node/exec/containerd/containerd.pid"
   if alive "$cpid"; then stop_pid "$(cat "$cpid")" 10; fi
+}
+
+# A node lost at once: its Engine, its containerd, the shims under its exec folder and every
+# process below them (the containers) get SIGKILL together, so nothing on it says goodbye.
+kill_engine() {
+  local node=$1 pid roots=() all=()
+  alive "$(pidfile_of "$node")" && roots+=("$(cat "$(pidfile_of "$node")")")
+  alive "$DIR/$node/exec/containerd/containerd.pid" && roots+=("$(cat "$DIR/$node/exec/containerd/containerd.pid")")
+  for pid in $(pgrep -f -- "$DIR/$node/exec/" || true); do roots+=("$pid"); done
+  [ ${#roots[@]} -gt 0 ] || die "$node: nothing runs"
+  # Every descendant of those roots, breadth first over the parent links.
+  local queue=("${roots[@]}")
+  while [ ${#queue[@]} -gt 0 ]; do
+    pid=${queue[0]}
+    queue=("${queue[@]:1}")
+    [[ " ${all[*]} " == *" $pid "* ]] && continue
+    all+=("$pid")
+    for child in $(pgrep -P "$pid" || true); do queue+=("$child"); done
+  done
+  kill -KILL "${all[@]}" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    local left=0
+    for pid in "${all[@]}"; do kill -0 "$pid" 2>/dev/null && left=1; done
+    [ $left -eq 0 ] && break
+    sleep 0.1
+  done
+  log "$node: killed ${#all[@]} processes (Engine, containerd, shims, containers)"
 }
 
 # Container shims left by an Engine that was killed: found by the nodes' own exec folders.
@@ -229,6 +258,13 @@ down() {
     iptables -D FORWARD -i "$BRIDGE" ! -o "$BRIDGE" -j DROP
   done
   if [ -d "$DIR" ]; then
+    # Cgroups of the containers of a killed node (kill-node): runc had no chance to remove them.
+    local id cg
+    for id in $(find "$DIR" -mindepth 4 -maxdepth 4 -path '*/data/containers/*' -printf '%f\n' 2>/dev/null); do
+      for cg in /sys/fs/cgroup/*/docker/"$id" /sys/fs/cgroup/docker/"$id"; do
+        [ -d "$cg" ] && { rmdir "$cg" 2>/dev/null || true; }
+      done
+    done
     # Unmount what the Engines left mounted under their folders, deepest first.
     awk -v d="$DIR/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r | while read -r m; do
       umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
@@ -257,9 +293,10 @@ case "${1:-}" in
   down) down ;;
   status) status ;;
   stop-node) stop_engine "${2:?node name}" ;;
+  kill-node) kill_engine "${2:?node name}" ;;
   start-node) start_engine "${2:?node name}" ;;
   *)
-    echo "usage: $0 up|down|status|stop-node NAME|start-node NAME" >&2
+    echo "usage: $0 up|down|status|stop-node NAME|kill-node NAME|start-node NAME" >&2
     exit 2
     ;;
 esac

@@ -10,7 +10,7 @@ import { startHttp } from './http';
 import { createLogger } from './logger';
 import { MassClient } from './mass/client';
 import { Metrics } from './metrics';
-import { Reconciler } from './reconcile';
+import { Reconciler } from './loop/reconciler';
 import { runSimulate } from './sim/cli';
 import { createDocker, DockerSwarm } from './swarm/docker-swarm';
 import { standbyVerdict, SwarmLease, whileHolding } from './swarm/lease';

@@ -1,5 +1,5 @@
 // Whether the daemon is doing its job: pure, `now` passed in.
-import type { HealthSnapshot } from './reconcile';
+import type { HealthSnapshot } from './loop/status-view';
 
 export interface HealthVerdict {
   ok: boolean;
@@ -22,6 +22,11 @@ export function healthVerdict(h: HealthSnapshot, now: number, maxAgeMs: number):
         `no successful MASS reading for ${Math.round((now - h.lastMassOkAt) / 1000)}s${h.massError ? ` (${h.massError})` : ''}`,
       );
     }
+  }
+  if (h.updatesFailingSince !== null && now - h.updatesFailingSince > maxAgeMs) {
+    reasons.push(
+      `only failed service updates for ${Math.round((now - h.updatesFailingSince) / 1000)}s${h.updateError ? ` (${h.updateError})` : ''}`,
+    );
   }
   return { ok: reasons.length === 0, reasons };
 }

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HealthVerdict } from './health';
 import type { Metrics } from './metrics';
-import type { ServiceSnapshot } from './reconcile';
+import type { ServiceSnapshot } from './loop/status-view';
 
 export interface StatusDocument {
   dryRun: boolean;

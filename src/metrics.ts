@@ -1,7 +1,8 @@
 // Prometheus metrics. Per-service gauges are read from the reconciler at scrape time, so a
 // removed service disappears from /metrics with it; counters are fed by reconciler events.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ReconcileEvents, Reconciler, ServiceSnapshot } from './reconcile';
+import type { ReconcileEvents, Reconciler } from './loop/reconciler';
+import type { ServiceSnapshot } from './loop/status-view';
 import type { SwarmErrorKind } from './swarm/docker-swarm';
 import type { MassErrorKind } from './types';
 
@@ -73,12 +74,21 @@ export class Metrics implements ReconcileEvents {
       'Analyses scheduled on offline instances (fixed by deleting them, not by replicas)',
       (s) => s.stuckOffline,
     );
-    perService('replicas_target', 'Replica count the last decision asked for', (s) => s.target);
+    perService(
+      'replicas_desired',
+      'Replica count the last decision set or holds (after min_inst/max_inst and stabilization)',
+      (s) => s.desired,
+    );
+    perService(
+      'replicas_recommended',
+      'Replica count the last demand reading alone asked for (before bounds and stabilization)',
+      (s) => s.recommendation,
+    );
     perService('replicas_current', 'Desired replica count of the Swarm service as last seen', (s) => s.replicas);
     perService('replicas_running', 'Tasks of the service running now, over all nodes', (s) => s.running);
     new Gauge({
       name: `${PREFIX}service_info`,
-      help: 'One series per labelled service; status is managed, paused, invalid-labels, global-mode or no-reading',
+      help: 'One series per labelled service; status is managed, paused, invalid-labels, global-mode, replicated-job-mode, global-job-mode, in-operation, no-reading or update-failing',
       labelNames: ['service', 'system', 'status'],
       registers: [this.registry],
       collect() {

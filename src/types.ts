@@ -55,13 +55,30 @@ export interface DemandSource {
   readDemand(systems: readonly string[], now: Date): Promise<Map<string, SystemReading>>;
 }
 
+/** How Swarm runs a service; only `replicated` services are scaled. */
+export type ServiceMode = 'replicated' | 'global' | 'replicated-job' | 'global-job';
+
+/**
+ * `UpdateStatus.State` values of an operation an operator started and that is not over: an
+ * update or rollback rolling out or paused. Such a service is not the autoscaler's to touch.
+ */
+export const OPERATION_STATES: ReadonlySet<string> = new Set([
+  'updating',
+  'paused',
+  'rollback_started',
+  'rollback_paused',
+]);
+
 /** A Swarm service carrying the com.mass.anal_system label. */
 export interface ManagedService {
   id: string;
   name: string;
   labels: Record<string, string>;
-  /** desired replicas; null for a global-mode service (which is left alone) */
+  mode: ServiceMode;
+  /** desired replicas; null unless the mode is replicated (such a service is left alone) */
   replicas: number | null;
+  /** the UpdateStatus.State of an operation in progress (one of OPERATION_STATES), else null */
+  operation: string | null;
   version: number;
   /** tasks running now, over all nodes; null when the tasks could not be listed */
   running?: number | null;
@@ -71,7 +88,9 @@ export type ScaleOutcome =
   | { kind: 'updated'; from: number; to: number; attempts: number }
   | { kind: 'unchanged'; replicas: number }
   | { kind: 'gone' }
-  | { kind: 'not-replicated' };
+  | { kind: 'not-replicated'; mode: Exclude<ServiceMode, 'replicated'> }
+  /** an update or rollback of the operator's is in progress or paused: nothing was sent */
+  | { kind: 'in-operation'; state: string };
 
 /** Reads and writes the workload. */
 export interface SwarmTarget {

@@ -18,17 +18,44 @@ export interface ServiceState {
 
 export type Action = 'up' | 'down' | 'hold' | 'none';
 
+/** Which rule made the desired count differ from the recommendation ('none': it did not). */
+export type Limit = 'none' | 'min_inst' | 'max_inst' | 'due-work' | 'stabilization';
+
+/** Why the decision is what it is: a stable code for logs, status and alerts; the sentence is built from it. */
+export type ReasonCode =
+  | 'scale-up' // the demand asks for more replicas
+  | 'scale-up-to-min-inst' // fewer replicas than min_inst
+  | 'scale-down' // a lower count held for the whole stabilization window
+  | 'scale-down-to-max-inst' // more replicas than max_inst
+  | 'hold-stabilization' // a lower count, but a higher one was needed within the window
+  | 'steady' // the demand matches the replicas
+  | 'hold-no-reading'; // no demand reading this round
+
+/**
+ * One evaluation as data. The pipeline, as in the Kubernetes HPA:
+ * reading → `recommendation` (the smoothed demand alone) → `bounded` (within min_inst/max_inst,
+ * at least 1 while work is due) → `desired` (after the stabilization window; up at once).
+ */
 export interface Decision {
   action: Action;
+  reason: ReasonCode;
+  limitedBy: Limit;
+  /** replicas the smoothed demand asks for: ceil(smoothed / requests_per_instance − 0.1) */
+  recommendation: number;
+  /** the recommendation within the bounds */
+  bounded: number;
+  /** the highest bounded count of the stabilization window */
+  stabilized: number;
   /** the replica count to set (equal to `current` unless action is up or down) */
   desired: number;
-  /** the target from this reading alone, before the stabilization window */
-  target: number;
-  smoothed: number;
   current: number;
+  smoothed: number;
   /** when to evaluate next (ms) */
   nextAt: number;
-  reason: string;
+  /** what the sentence of the decision quotes from the policy */
+  rules: { minInst: number; maxInst: number; requestsPerInstance: number; scaleDownDelay: number };
+  /** the kind of failure, when there was no reading */
+  missing?: string;
 }
 
 /** Cap on remembered targets, whatever the clock does. */
@@ -61,9 +88,24 @@ export function clamp(value: number, min: number, max: number): number {
  * with min_inst 0, any demand in the reading keeps at least one replica so the work is picked up.
  */
 export function targetReplicas(smoothed: number, rawDemand: number, policy: Policy): number {
-  const wanted = Math.max(0, Math.ceil(smoothed / policy.requestsPerInstance - 0.1));
-  const bounded = clamp(wanted, policy.minInst, policy.maxInst);
+  return boundedReplicas(recommendedReplicas(smoothed, policy), rawDemand, policy);
+}
+
+/** Replicas the smoothed demand alone asks for, before any bound. */
+export function recommendedReplicas(smoothed: number, policy: Policy): number {
+  return Math.max(0, Math.ceil(smoothed / policy.requestsPerInstance - 0.1));
+}
+
+function boundedReplicas(recommendation: number, rawDemand: number, policy: Policy): number {
+  const bounded = clamp(recommendation, policy.minInst, policy.maxInst);
   return rawDemand > 0 && bounded === 0 ? Math.min(1, policy.maxInst) : bounded;
+}
+
+/** The bound that moved the recommendation, if any. */
+function boundLimit(recommendation: number, bounded: number, policy: Policy): Limit {
+  if (bounded < recommendation) return 'max_inst';
+  if (bounded > recommendation) return bounded === policy.minInst ? 'min_inst' : 'due-work';
+  return 'none';
 }
 
 /** Whether smoothed demand moved by more than the threshold, relative to the previous value (at least 1). */
@@ -94,49 +136,63 @@ export function decide(
   const params = smoothingParams(policy);
   const smoothing = addReading(state.smoothing, rawDemand, params);
   const smoothed = smoothedValue(smoothing, params);
-  const target = targetReplicas(smoothed, rawDemand, policy);
-  const recentTargets = windowTargets(state.recentTargets, { at: now, target }, policy.scaleDownDelay);
-  // A lower target only wins once it has held for the whole window; bounds always apply.
+  const recommendation = recommendedReplicas(smoothed, policy);
+  const bounded = boundedReplicas(recommendation, rawDemand, policy);
+  const bound = boundLimit(recommendation, bounded, policy);
+  const recentTargets = windowTargets(state.recentTargets, { at: now, target: bounded }, policy.scaleDownDelay);
+  // A lower count only wins once it has held for the whole window; bounds always apply.
   const stabilized = clamp(Math.max(...recentTargets.map((r) => r.target)), policy.minInst, policy.maxInst);
   const nextAt = nextEvaluation(now, demandMoved(state.smoothed, smoothed, policy.demandDeltaThreshold), policy);
   const next: ServiceState = { smoothing, smoothed, recentTargets };
-  const demand = smoothed.toFixed(1);
-  const per = policy.requestsPerInstance === 1 ? '' : ` (${policy.requestsPerInstance} per replica)`;
 
   let action: Action;
   let desired: number;
-  let reason: string;
-  if (target > current) {
+  let reason: ReasonCode;
+  let limitedBy: Limit = bound;
+  if (bounded > current) {
     action = 'up';
-    desired = target;
-    reason =
-      target === policy.minInst && wantedWithoutBounds(smoothed, policy) < target
-        ? `scale up: min_inst ${policy.minInst} > ${current} replicas`
-        : `scale up: demand ${demand}${per} > ${current} replicas`;
+    desired = bounded;
+    reason = bound === 'min_inst' ? 'scale-up-to-min-inst' : 'scale-up';
   } else if (stabilized < current) {
     action = 'down';
     desired = stabilized;
-    reason =
-      wantedWithoutBounds(smoothed, policy) > policy.maxInst && stabilized === policy.maxInst
-        ? `scale down: max_inst ${policy.maxInst} < ${current} replicas`
-        : `scale down: demand ${demand}${per} held below ${current} replicas for ${policy.scaleDownDelay}s`;
-  } else if (target < current) {
+    reason = bound === 'max_inst' && stabilized === policy.maxInst ? 'scale-down-to-max-inst' : 'scale-down';
+    if (stabilized > bounded) limitedBy = 'stabilization';
+  } else if (bounded < current) {
     action = 'hold';
     desired = current;
-    reason = `hold: demand ${demand}${per} wants ${target}, but ${stabilized} was needed within the last ${policy.scaleDownDelay}s`;
+    reason = 'hold-stabilization';
+    limitedBy = 'stabilization';
   } else {
     action = 'none';
     desired = current;
-    reason = `steady: demand ${demand}${per} matches ${current} replicas`;
+    reason = 'steady';
   }
-  if (target === policy.maxInst && wantedWithoutBounds(smoothed, policy) > policy.maxInst && action !== 'down') {
-    reason += ` (capped at max_inst ${policy.maxInst})`;
-  }
-  return { state: next, decision: { action, desired, target, smoothed, current, nextAt, reason } };
+  return {
+    state: next,
+    decision: {
+      action,
+      reason,
+      limitedBy,
+      recommendation,
+      bounded,
+      stabilized,
+      desired,
+      current,
+      smoothed,
+      nextAt,
+      rules: rulesOf(policy),
+    },
+  };
 }
 
-function wantedWithoutBounds(smoothed: number, policy: Policy): number {
-  return Math.max(0, Math.ceil(smoothed / policy.requestsPerInstance - 0.1));
+function rulesOf(policy: Policy): Decision['rules'] {
+  return {
+    minInst: policy.minInst,
+    maxInst: policy.maxInst,
+    requestsPerInstance: policy.requestsPerInstance,
+    scaleDownDelay: policy.scaleDownDelay,
+  };
 }
 
 /** A round without a reading: nothing changes, the service keeps its replicas. */
@@ -146,14 +202,54 @@ export function holdWithoutReading(
   now: number,
   retryAfterMs: number,
   state: ServiceState,
+  policy: Policy,
 ): Decision {
   return {
     action: 'hold',
+    reason: 'hold-no-reading',
+    limitedBy: 'none',
+    recommendation: current,
+    bounded: current,
+    stabilized: current,
     desired: current,
-    target: current,
-    smoothed: state.smoothed,
     current,
+    smoothed: state.smoothed,
     nextAt: now + retryAfterMs,
-    reason: `hold: no demand reading (${why}); keeping ${current} replicas`,
+    rules: rulesOf(policy),
+    missing: why,
   };
+}
+
+/** The one sentence of a decision, for the log line and `status`. */
+export function describeDecision(d: Decision): string {
+  const demand = d.smoothed.toFixed(1);
+  const per = d.rules.requestsPerInstance === 1 ? '' : ` (${d.rules.requestsPerInstance} per replica)`;
+  const window = d.rules.scaleDownDelay;
+  let text: string;
+  switch (d.reason) {
+    case 'scale-up':
+      text = `scale up: demand ${demand}${per} > ${d.current} replicas`;
+      break;
+    case 'scale-up-to-min-inst':
+      text = `scale up: min_inst ${d.rules.minInst} > ${d.current} replicas`;
+      break;
+    case 'scale-down':
+      text = `scale down: demand ${demand}${per} held below ${d.current} replicas for ${window}s`;
+      break;
+    case 'scale-down-to-max-inst':
+      text = `scale down: max_inst ${d.rules.maxInst} < ${d.current} replicas`;
+      break;
+    case 'hold-stabilization':
+      text = `hold: demand ${demand}${per} wants ${d.bounded}, but ${d.stabilized} was needed within the last ${window}s`;
+      break;
+    case 'steady':
+      text = `steady: demand ${demand}${per} matches ${d.current} replicas`;
+      break;
+    case 'hold-no-reading':
+      return `hold: no demand reading (${d.missing ?? 'unknown'}); keeping ${d.current} replicas`;
+  }
+  if (d.bounded === d.rules.maxInst && d.recommendation > d.rules.maxInst && d.action !== 'down') {
+    text += ` (capped at max_inst ${d.rules.maxInst})`;
+  }
+  return text;
 }

@@ -1,7 +1,8 @@
 // The what-if model: a virtual clock, MASS's own dispatch, replicas working through their
-// analyses, and the daemon's decision code (src/core/decision.ts) deciding the replica count.
+// analyses, and the daemon's evaluation step (src/core/evaluation.ts) deciding the replica count.
 // Pure: no I/O, no wall clock; the only randomness (which replicas Swarm removes) is seeded.
-import { decide, initialState, type Decision, type ServiceState } from '../core/decision';
+import type { Decision, ServiceState } from '../core/decision';
+import { evaluate } from '../core/evaluation';
 import type { Policy } from '../core/policy';
 
 /** One line of a trace: `arrivals` analysis requests become due at `t` seconds. */
@@ -70,6 +71,7 @@ export interface Step {
   /** what the daemon reads: due requests + analyses assigned to online instances */
   demand: number;
   smoothed: number;
+  /** the decision's recommendation within min_inst/max_inst, before the stabilization window */
   target: number;
   /** replicas after this decision (the count Swarm is told) */
   replicas: number;
@@ -130,19 +132,15 @@ export interface Control {
   replicas: number;
 }
 
-/**
- * One evaluation, exactly as src/reconcile.ts does it: the first one starts from initialState
- * with the current replicas, then `decide` with the demand reading. `now` is in milliseconds.
- */
+/** One evaluation through the daemon's own step (`evaluate`), with the demand read. `now` is in milliseconds. */
 export function decisionStep(
   control: Control,
   demand: number,
   policy: Policy,
   now: number,
 ): { control: Control; decision: Decision } {
-  const state = control.state ?? initialState(policy, control.replicas, now);
-  const { state: next, decision } = decide(state, demand, control.replicas, policy, now);
-  return { control: { state: next, replicas: decision.desired }, decision };
+  const { state, decision } = evaluate(control.state, { ok: true, demand }, control.replicas, policy, now);
+  return { control: { state, replicas: decision.desired }, decision };
 }
 
 interface Analysis {
@@ -390,12 +388,16 @@ export function simulate(trace: readonly TracePoint[], policy: Policy, options: 
         const nextAt = now + ms(policy.maxScheduleInterval);
         decision = {
           action: 'none',
+          reason: 'steady',
+          limitedBy: 'none',
+          recommendation: current,
+          bounded: current,
+          stabilized: current,
           desired: current,
-          target: current,
-          smoothed: demand,
           current,
+          smoothed: demand,
           nextAt,
-          reason: 'autoscale off',
+          rules: { minInst: policy.minInst, maxInst: policy.maxInst, requestsPerInstance: 1, scaleDownDelay: 0 },
         };
       }
       decided = true;
@@ -412,7 +414,7 @@ export function simulate(trace: readonly TracePoint[], policy: Policy, options: 
         t: now / 1000,
         demand,
         smoothed: decision.smoothed,
-        target: decision.target,
+        target: decision.bounded,
         replicas: replicas.length,
         queue: due.length,
         action: decision.action,

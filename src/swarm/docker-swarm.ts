@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import type { ManagedService, ScaleOutcome, SwarmTarget } from '../types';
+import { OPERATION_STATES, type ManagedService, type ScaleOutcome, type ServiceMode, type SwarmTarget } from '../types';
 
 export const MANAGED_LABEL = 'com.mass.anal_system';
 
@@ -111,8 +111,9 @@ interface EngineService {
   Spec?: {
     Name?: string;
     Labels?: Record<string, string>;
-    Mode?: { Replicated?: { Replicas?: number } };
+    Mode?: { Replicated?: { Replicas?: number }; Global?: object; ReplicatedJob?: object; GlobalJob?: object };
   };
+  UpdateStatus?: { State?: string };
 }
 
 type Step = 'list services' | 'inspect service' | 'update service';
@@ -164,6 +165,21 @@ function replicasOf(service: EngineService): number | null {
   return typeof replicas === 'number' ? replicas : null;
 }
 
+const PAUSED_STATES: ReadonlySet<string> = new Set(['paused', 'rollback_paused']);
+
+function modeOf(service: EngineService): ServiceMode {
+  const mode = service.Spec?.Mode;
+  if (mode?.ReplicatedJob !== undefined) return 'replicated-job';
+  if (mode?.GlobalJob !== undefined) return 'global-job';
+  return replicasOf(service) === null ? 'global' : 'replicated';
+}
+
+/** The state of an operator's update or rollback that is in progress or paused, else null. */
+function operationOf(service: EngineService): string | null {
+  const state = service.UpdateStatus?.State;
+  return state !== undefined && OPERATION_STATES.has(state) ? state : null;
+}
+
 function versionOf(service: EngineService, step: Step): number {
   const index = service.Version?.Index;
   if (typeof index !== 'number') {
@@ -204,7 +220,9 @@ export class DockerSwarm implements SwarmTarget {
       id: s.ID,
       name: s.Spec?.Name ?? s.ID,
       labels: { ...s.Spec?.Labels },
+      mode: modeOf(s),
       replicas: replicasOf(s),
+      operation: operationOf(s),
       version: versionOf(s, 'list services'),
       running: running === null ? null : (running.get(s.ID) ?? 0),
     }));
@@ -236,8 +254,14 @@ export class DockerSwarm implements SwarmTarget {
       const current = await this.inspect(serviceId);
       if (current === undefined) return { kind: 'gone' };
       const from = replicasOf(current);
-      if (from === null) return { kind: 'not-replicated' };
+      if (from === null) return { kind: 'not-replicated', mode: modeOf(current) as Exclude<ServiceMode, 'replicated'> };
       if (from === replicas) return { kind: 'unchanged', replicas };
+      // An update would carry a paused rollout on and replace the rollback point (PreviousSpec).
+      // On a retry the rollout may be the concurrent change that put us out of sequence: that one
+      // is merged with ours, as before; only a paused one is never pushed on.
+      const operation = operationOf(current);
+      if (operation !== null && (attempt === 1 || PAUSED_STATES.has(operation)))
+        return { kind: 'in-operation', state: operation };
 
       await this.afterInspect?.(current.ID);
 

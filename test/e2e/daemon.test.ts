@@ -86,8 +86,8 @@ describe('daemon end to end: demand on MASS becomes replicas in a real swarm', (
     // Measured on the daemon's own clock: from its last evaluation that still wanted 5 replicas
     // to the scale-down, the whole 4 s window passed (less the moment between a decision and
     // its log line), however fast or slow this machine is.
-    const evaluationsOfA = daemon.lines.filter((l) => l.service === a && typeof l.target === 'number');
-    const lastHigh = evaluationsOfA.filter((l) => (l.time as number) < (hold.time as number) && l.target === 5).pop();
+    const evaluationsOfA = daemon.lines.filter((l) => l.service === a && typeof l.bounded === 'number');
+    const lastHigh = evaluationsOfA.filter((l) => (l.time as number) < (hold.time as number) && l.bounded === 5).pop();
     assert.ok(lastHigh, 'an evaluation wanting 5 replicas came before the hold');
     assert.ok(
       (down.time as number) - (lastHigh.time as number) >= 4000 - 50,

@@ -14,7 +14,7 @@ import { execFileSync, execSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type Docker from 'dockerode';
-import { Reconciler } from '../../src/reconcile';
+import { Reconciler } from '../../src/loop/reconciler';
 import { DockerSwarm } from '../../src/swarm/docker-swarm';
 import { startFakeMass, type FakeMass } from '../fakes/mass-server';
 import { captureLogger, FakeDemand, ManualClock, specDefaults } from '../fakes/in-memory';

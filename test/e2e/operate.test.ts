@@ -79,7 +79,8 @@ describe('operating the daemon', () => {
     assert.equal(series(text, 'mass_autoscaler_requests_due', labelsOf), 2);
     assert.equal(series(text, 'mass_autoscaler_requests_not_due', labelsOf), 5);
     assert.equal(series(text, 'mass_autoscaler_analyses_stuck_offline', labelsOf), 4);
-    assert.equal(series(text, 'mass_autoscaler_replicas_target', labelsOf), 3);
+    assert.equal(series(text, 'mass_autoscaler_replicas_desired', labelsOf), 3);
+    assert.equal(series(text, 'mass_autoscaler_replicas_recommended', labelsOf), 3);
     assert.equal(series(text, 'mass_autoscaler_scale_actions_total', { service: svc, direction: 'up' }), 1);
     assert.equal(series(text, 'mass_autoscaler_service_info', { service: svc, status: 'managed' }), 1);
     assert.match(text, /^mass_autoscaler_round_duration_seconds_count \d+/m);
@@ -116,14 +117,14 @@ describe('operating the daemon', () => {
     assert.match(lines[0]!, /^health: ok/);
     assert.match(
       lines[1]!,
-      /^SERVICE\s+SYSTEM\s+STATUS\s+REPLICAS\s+TARGET\s+DEMAND raw\/smooth\s+DUE\s+NOT DUE\s+STUCK\s+NEXT\s+LAST ACTION\s+REASON$/,
+      /^SERVICE\s+SYSTEM\s+STATUS\s+REPLICAS\s+DESIRED\s+RECOMMENDED\s+LIMITED BY\s+DEMAND raw\/smooth\s+DUE\s+NOT DUE\s+STUCK\s+NEXT\s+LAST ACTION\s+REASON$/,
     );
     const row = lines.find((l) => l.startsWith(svc));
     assert.ok(row, table.stdout);
     assert.match(
       row,
       new RegExp(
-        `^${svc}\\s+${sys}\\s+managed\\s+3\\s+3\\s+3/3\\s+2\\s+5\\s+4\\s+\\d+s\\s+up 1 → 3\\s+steady: demand 3.0 matches 3 replicas`,
+        `^${svc}\\s+${sys}\\s+managed\\s+3\\s+3\\s+3\\s+none\\s+3/3\\s+2\\s+5\\s+4\\s+\\d+s\\s+up 1 → 3\\s+steady: demand 3.0 matches 3 replicas`,
       ),
     );
 

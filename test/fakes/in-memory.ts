@@ -2,7 +2,7 @@
 // The real parts are tested against a real HTTP server and a real swarm elsewhere.
 import pino, { type Logger } from 'pino';
 import { SYSTEM_LABEL, type PolicyDefaults } from '../../src/labels';
-import { Reconciler } from '../../src/reconcile';
+import { Reconciler } from '../../src/loop/reconciler';
 import { policy } from './policy';
 import type {
   Clock,
@@ -71,8 +71,18 @@ export class FakeSwarm implements SwarmTarget {
   now: () => number = () => 0;
   listError: Error | null = null;
   listCalls = 0;
+  /** refuses every update with this error while set */
+  updateError: Error | null = null;
   add(name: string, labels: Record<string, string>, replicas: number | null = 3): ManagedService {
-    const service = { id: `id-${name}`, name, labels, replicas, version: 1 };
+    const service: ManagedService = {
+      id: `id-${name}`,
+      name,
+      labels,
+      mode: replicas === null ? 'global' : 'replicated',
+      replicas,
+      operation: null,
+      version: 1,
+    };
     this.services.set(service.id, service);
     return service;
   }
@@ -85,8 +95,12 @@ export class FakeSwarm implements SwarmTarget {
     this.scaleCalls.push({ id, replicas, at: this.now() });
     const service = this.services.get(id);
     if (!service) return { kind: 'gone' };
-    if (service.replicas === null) return { kind: 'not-replicated' };
+    if (service.replicas === null) {
+      return { kind: 'not-replicated', mode: service.mode === 'replicated' ? 'global' : service.mode };
+    }
     if (service.replicas === replicas) return { kind: 'unchanged', replicas };
+    if (service.operation !== null) return { kind: 'in-operation', state: service.operation };
+    if (this.updateError) throw this.updateError;
     const from = service.replicas;
     service.replicas = replicas;
     service.version += 1;

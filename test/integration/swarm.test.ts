@@ -91,7 +91,9 @@ describe('listManaged', () => {
       id: replicated.id,
       name: replicated.name,
       labels: { 'com.mass.anal_system': 'sys-a', 'com.mass.max_inst': '4', team: 'x' },
+      mode: 'replicated',
       replicas: 0,
+      operation: null,
       version: rep.Version.Index,
       running: 0,
     } satisfies ManagedService);
@@ -104,7 +106,9 @@ describe('listManaged', () => {
       id: global.id,
       name: global.name,
       labels: { 'com.mass.anal_system': 'sys-g' },
+      mode: 'global',
       replicas: null,
+      operation: null,
       version: glob.Version.Index,
     } satisfies ManagedService);
 
@@ -193,7 +197,7 @@ describe('scale', () => {
 
     const outcome = await new DockerSwarm(docker).scale(svc.id, 3);
 
-    assert.deepEqual(outcome, { kind: 'not-replicated' });
+    assert.deepEqual(outcome, { kind: 'not-replicated', mode: 'global' });
     const after = await inspectService(svc.id);
     assert.equal(after.Version.Index, before.Version.Index);
     assert.deepEqual(after.Spec, before.Spec);

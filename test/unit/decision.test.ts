@@ -3,11 +3,14 @@ import { describe, test } from 'node:test';
 import {
   decide,
   demandMoved,
+  describeDecision,
   initialState,
   nextEvaluation,
   targetReplicas,
+  type Decision,
   type ServiceState,
 } from '../../src/core/decision';
+import { evaluate } from '../../src/core/evaluation';
 import { backoffDelay } from '../../src/core/backoff';
 import { policy } from '../fakes/policy';
 
@@ -76,7 +79,7 @@ describe('decide: up at once, down only after the stabilization window', () => {
       const result = decide(state, r.demand, replicas, p, r.at * 1000);
       state = result.state;
       replicas = result.decision.desired;
-      out.push({ at: r.at, action: result.decision.action, replicas, reason: result.decision.reason });
+      out.push({ at: r.at, action: result.decision.action, replicas, reason: describeDecision(result.decision) });
     }
     return out;
   }
@@ -149,14 +152,18 @@ describe('decide: up at once, down only after the stabilization window', () => {
     const { decision } = decide(state, 10, 10, q, 1000);
     assert.equal(decision.action, 'down');
     assert.equal(decision.desired, 5);
-    assert.match(decision.reason, /max_inst 5/);
+    assert.match(describeDecision(decision), /max_inst 5/);
+    assert.equal(decision.reason, 'scale-down-to-max-inst');
+    assert.equal(decision.limitedBy, 'max_inst');
   });
 
   test('a raised min_inst scales up at once', () => {
     const q = policy({ minInst: 6, technique: 'moving average', window: 1 });
     const { decision } = decide(initialState(q, 2, 0), 0, 2, q, 1000);
     assert.equal(decision.desired, 6);
-    assert.match(decision.reason, /min_inst 6/);
+    assert.match(describeDecision(decision), /min_inst 6/);
+    assert.equal(decision.reason, 'scale-up-to-min-inst');
+    assert.equal(decision.limitedBy, 'min_inst');
   });
 
   test('remembered targets stay bounded whatever the clock does', () => {
@@ -164,6 +171,97 @@ describe('decide: up at once, down only after the stabilization window', () => {
     let state = initialState(q, 3, 0);
     for (let i = 1; i <= 5000; i++) state = decide(state, 3, 3, q, i).state;
     assert.ok(state.recentTargets.length <= 1000);
+  });
+});
+
+describe('decision as data: recommendation, desired count, the rule that limited it, a reason code', () => {
+  // one evaluation from `replicas` replicas, with a window of 1 reading so smoothed = the reading
+  const cases: {
+    why: string;
+    over?: Parameters<typeof policy>[0];
+    replicas: number;
+    /** an earlier reading inside the window, 10 s before */
+    before?: number;
+    demand: number;
+    want: Partial<Decision>;
+    text: string;
+  }[] = [
+    {
+      why: 'up for demand: nothing limits it',
+      replicas: 4,
+      demand: 7,
+      want: { action: 'up', reason: 'scale-up', limitedBy: 'none', recommendation: 7, bounded: 7, desired: 7 },
+      text: 'scale up: demand 7.0 > 4 replicas',
+    },
+    {
+      why: 'up, capped by max_inst',
+      over: { maxInst: 5 },
+      replicas: 3,
+      demand: 9,
+      want: { action: 'up', reason: 'scale-up', limitedBy: 'max_inst', recommendation: 9, bounded: 5, desired: 5 },
+      text: 'scale up: demand 9.0 > 3 replicas (capped at max_inst 5)',
+    },
+    {
+      why: 'up to min_inst',
+      over: { minInst: 4 },
+      replicas: 1,
+      demand: 0,
+      want: { reason: 'scale-up-to-min-inst', limitedBy: 'min_inst', recommendation: 0, desired: 4 },
+      text: 'scale up: min_inst 4 > 1 replicas',
+    },
+    {
+      why: 'min_inst 0 and due work keeps one replica',
+      over: { minInst: 0, requestsPerInstance: 20 },
+      replicas: 0,
+      demand: 1,
+      want: { reason: 'scale-up', limitedBy: 'due-work', recommendation: 0, bounded: 1, desired: 1 },
+      text: 'scale up: demand 1.0 (20 per replica) > 0 replicas',
+    },
+    {
+      why: 'a lower count within the window holds',
+      replicas: 8,
+      before: 8,
+      demand: 2,
+      want: { action: 'hold', reason: 'hold-stabilization', limitedBy: 'stabilization', recommendation: 2, desired: 8 },
+      text: 'hold: demand 2.0 wants 3, but 8 was needed within the last 120s',
+    },
+    {
+      why: 'down only to the highest count of the window',
+      over: { scaleDownDelay: 15, minInst: 0 },
+      replicas: 8,
+      before: 5,
+      demand: 2,
+      want: { action: 'down', reason: 'scale-down', limitedBy: 'stabilization', recommendation: 2, desired: 5 },
+      text: 'scale down: demand 2.0 held below 8 replicas for 15s',
+    },
+    {
+      why: 'steady',
+      replicas: 5,
+      demand: 5,
+      want: { action: 'none', reason: 'steady', limitedBy: 'none', recommendation: 5, desired: 5 },
+      text: 'steady: demand 5.0 matches 5 replicas',
+    },
+  ];
+  for (const c of cases) {
+    test(c.why, () => {
+      const q = policy({ technique: 'moving average', window: 1, ...c.over });
+      let state = initialState(q, c.replicas, -3_600_000);
+      if (c.before !== undefined) state = decide(state, c.before, c.replicas, q, 0).state;
+      const { decision } = decide(state, c.demand, c.replicas, q, 10_000);
+      assert.deepEqual(Object.fromEntries(Object.keys(c.want).map((k) => [k, decision[k as keyof Decision]])), c.want);
+      assert.equal(describeDecision(decision), c.text);
+    });
+  }
+
+  test('without a reading: held, with its own code and sentence', () => {
+    const q = policy();
+    const { decision, state } = evaluate(null, { ok: false, why: 'timeout', retryAfterMs: 5000 }, 4, q, 1000);
+    assert.equal(state, null, 'no state is made without a reading');
+    assert.deepEqual(
+      [decision.action, decision.reason, decision.desired, decision.nextAt],
+      ['hold', 'hold-no-reading', 4, 6000],
+    );
+    assert.equal(describeDecision(decision), 'hold: no demand reading (timeout); keeping 4 replicas');
   });
 });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseStatusArgs } from '../../src/cli-status';
 import { healthVerdict } from '../../src/health';
-import type { HealthSnapshot } from '../../src/reconcile';
+import type { HealthSnapshot } from '../../src/loop/status-view';
 
 const now = 1_000_000;
 const fresh: HealthSnapshot = {
@@ -11,6 +11,8 @@ const fresh: HealthSnapshot = {
   massIdle: false,
   massError: null,
   dockerError: null,
+  updatesFailingSince: null,
+  updateError: null,
 };
 
 describe('healthVerdict', () => {
@@ -42,6 +44,17 @@ describe('healthVerdict', () => {
     },
     { why: 'no service needs MASS: MASS age does not matter', h: { lastMassOkAt: null, massIdle: true }, ok: true },
     { why: 'exactly at the limit is still fine', h: { lastMassOkAt: now - 45_000 }, ok: true },
+    {
+      why: 'nothing but failed service updates for longer than the limit',
+      h: { updatesFailingSince: now - 46_000, updateError: 'update service s: HTTP 400: refused' },
+      ok: false,
+      reason: /only failed service updates for 46s \(update service s: HTTP 400: refused\)/,
+    },
+    {
+      why: 'failed service updates for exactly the limit are still fine',
+      h: { updatesFailingSince: now - 45_000, updateError: 'refused' },
+      ok: true,
+    },
   ];
   for (const c of cases) {
     test(c.why, () => {

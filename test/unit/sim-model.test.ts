@@ -337,7 +337,7 @@ describe('the simulator decides with the daemon’s decision code', () => {
       const { state: next, decision } = decide(state, step.demand, current, policy, step.t * 1000);
       assert.deepEqual(
         { smoothed: step.smoothed, target: step.target, replicas: step.replicas, action: step.action },
-        { smoothed: decision.smoothed, target: decision.target, replicas: decision.desired, action: decision.action },
+        { smoothed: decision.smoothed, target: decision.bounded, replicas: decision.desired, action: decision.action },
         `step at ${step.t}s`,
       );
       state = next;

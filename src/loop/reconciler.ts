@@ -1,0 +1,194 @@
+// The loop: one round at a time, list the services (inventory), read the demand of those due
+// (evaluation), send the changes (updates). Depends on the MASS client and the swarm adapter
+// only through interfaces; the clock and randomness are passed in.
+import type { Logger } from 'pino';
+import { backoffDelay } from '../core/backoff';
+import type { PolicyDefaults } from '../labels';
+import type { Clock, DemandSource, ManagedService, MassErrorKind, SwarmTarget, SystemReading } from '../types';
+import { evaluateService, type PlannedUpdate } from './evaluation';
+import { FailureBook } from './failures';
+import { syncInventory, type ServiceTable } from './inventory';
+import { isEvaluated, type EvaluatedRecord } from './record';
+import { healthOf, snapshotOf, type HealthSnapshot, type ServiceSnapshot } from './status-view';
+import { applyUpdates, errorKind, errorMessage, UPDATE_CONCURRENCY } from './updates';
+
+export interface ReconcilerOptions {
+  dryRun: boolean;
+  defaults: PolicyDefaults;
+  discoveryIntervalMs: number;
+  retryMaxDelayMs: number;
+  /** service updates in flight at once; default UPDATE_CONCURRENCY */
+  updateConcurrency?: number;
+}
+
+/** Counters for /metrics; the reconciler reports events, the metrics module counts them. */
+export interface ReconcileEvents {
+  scaled(service: string, direction: 'up' | 'down'): void;
+  massError(kind: MassErrorKind): void;
+  dockerError(kind: string): void;
+  round(durationMs: number): void;
+}
+
+const noEvents: ReconcileEvents = { scaled() {}, massError() {}, dockerError() {}, round() {} };
+
+export class Reconciler {
+  private readonly table: ServiceTable = new Map();
+  private readonly failures: FailureBook;
+  private nextDiscoveryAt = 0;
+
+  constructor(
+    private readonly demand: DemandSource,
+    private readonly swarm: SwarmTarget,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly options: ReconcilerOptions,
+    private readonly events: ReconcileEvents = noEvents,
+    private readonly random: () => number = Math.random,
+  ) {
+    this.failures = new FailureBook(log);
+  }
+
+  /** Runs rounds until the signal aborts; a round under way is finished first, unless it is still waiting for MASS or Docker. */
+  async run(signal: AbortSignal): Promise<void> {
+    let crashes = 0;
+    while (!signal.aborted) {
+      try {
+        await this.round(signal);
+        crashes = 0;
+      } catch (error) {
+        // A defect must not stop the scaling of every service: log it, wait, try again.
+        crashes += 1;
+        this.log.error({ err: errorMessage(error) }, `round failed unexpectedly: ${errorMessage(error)}; retrying`);
+        await this.clock.sleep(backoffDelay(crashes, 1000, this.options.retryMaxDelayMs, this.random()), signal);
+        continue;
+      }
+      if (signal.aborted) break;
+      await this.clock.sleep(Math.max(0, this.wakeAt() - this.clock.now()), signal);
+    }
+  }
+
+  /** When the next round has something to do. */
+  wakeAt(): number {
+    let at = this.nextDiscoveryAt;
+    if (this.failures.dockerFailingKind !== null) return at;
+    for (const r of this.table.values()) if (isEvaluated(r)) at = Math.min(at, r.memory.nextAt);
+    return at;
+  }
+
+  async round(signal?: AbortSignal): Promise<void> {
+    const started = this.clock.now();
+    if (started >= this.nextDiscoveryAt) await this.discover(started, signal);
+    // What we know of the services is stale while Docker cannot be listed: act on nothing.
+    if (this.failures.dockerFailingKind === null) {
+      const due = [...this.table.values()].filter((r) => isEvaluated(r) && r.memory.nextAt <= started);
+      if (due.length > 0 && !signal?.aborted) await this.evaluate(due as EvaluatedRecord[], signal);
+    }
+    this.events.round(this.clock.now() - started);
+  }
+
+  private async discover(now: number, signal?: AbortSignal): Promise<void> {
+    let listed: ManagedService[] | typeof ABANDONED;
+    try {
+      listed = await unlessAborted(this.swarm.listManaged(), signal);
+      if (listed === ABANDONED) return;
+    } catch (error) {
+      const kind = errorKind(error);
+      this.events.dockerError(kind);
+      const failures = this.failures.listFailed(kind, errorMessage(error));
+      const { discoveryIntervalMs, retryMaxDelayMs } = this.options;
+      this.nextDiscoveryAt = now + backoffDelay(failures, discoveryIntervalMs, retryMaxDelayMs, this.random());
+      return;
+    }
+    this.failures.listOk(now);
+    this.nextDiscoveryAt = now + this.options.discoveryIntervalMs;
+    syncInventory(this.table, listed, this.options.defaults, now, this.log);
+    const read = new Set<string>();
+    for (const r of this.table.values()) if (isEvaluated(r)) read.add(r.policy.system);
+    this.failures.forgetUnread(read);
+  }
+
+  private async evaluate(due: EvaluatedRecord[], signal?: AbortSignal): Promise<void> {
+    const systems = [...new Set(due.map((r) => r.policy.system))];
+    const readings = await unlessAborted(this.demand.readDemand(systems, new Date(this.clock.now())), signal);
+    if (readings === ABANDONED) return;
+    const now = this.clock.now();
+    this.failures.massReadings(readings, now, (kind) => this.events.massError(kind));
+
+    const updates: PlannedUpdate[] = [];
+    const ctx = { dryRun: this.options.dryRun, retryMaxDelayMs: this.options.retryMaxDelayMs, random: this.random };
+    for (const r of due) {
+      if (signal?.aborted) return;
+      // The service may have been forgotten or relabelled while MASS was being read.
+      if (this.table.get(r.id) !== r) continue;
+      const reading: SystemReading = readings.get(r.policy.system) ?? {
+        ok: false,
+        error: { kind: 'bad-shape', message: 'no reading returned' },
+      };
+      const { record, update } = evaluateService(r, reading, now, { ...ctx, log: this.log });
+      this.table.set(r.id, record);
+      if (update !== null) updates.push(update);
+    }
+    await applyUpdates(
+      this.table,
+      updates,
+      {
+        swarm: this.swarm,
+        failures: this.failures,
+        discoveryIntervalMs: this.options.discoveryIntervalMs,
+        retryMaxDelayMs: this.options.retryMaxDelayMs,
+        random: this.random,
+        events: this.events,
+        now: () => this.clock.now(),
+      },
+      this.options.updateConcurrency ?? UPDATE_CONCURRENCY,
+      signal,
+    );
+  }
+
+  health(): HealthSnapshot {
+    return healthOf(this.table.values(), this.failures);
+  }
+
+  snapshot(): ServiceSnapshot[] {
+    return [...this.table.values()].map(snapshotOf).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Number of services with state held in memory (for the soak test). */
+  trackedCount(): number {
+    return this.table.size;
+  }
+
+  /** Number of systems remembered as failing, over all failure kinds (for the soak test). */
+  failingSystemsCount(): number {
+    return this.failures.failingSystemsCount();
+  }
+}
+
+const ABANDONED = Symbol('abandoned');
+
+/**
+ * Stops waiting for `work` when the signal aborts. On SIGTERM a round still waiting for MASS or
+ * for the list of services has changed nothing yet, so it is abandoned at once instead of
+ * holding the exit up until a request timeout; the request itself ends with the process.
+ */
+function unlessAborted<T>(work: Promise<T>, signal?: AbortSignal): Promise<T | typeof ABANDONED> {
+  if (signal === undefined) return work;
+  if (signal.aborted) {
+    work.catch(() => {});
+    return Promise.resolve(ABANDONED);
+  }
+  return new Promise((resolve, reject) => {
+    const abandon = () => resolve(ABANDONED);
+    signal.addEventListener('abort', abandon, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', abandon);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', abandon);
+        reject(error);
+      },
+    );
+  });
+}
