@@ -109,7 +109,8 @@ describe('liveness on the real swarm', () => {
         samples += 1;
         if (busy.some((i) => i.fake.lastSeen !== null && now - i.fake.lastSeen >= WINDOW_S * 1000)) sawOffline = true;
         if (replicas < busy.length) violations.push(`${replicas} replicas while ${busy.length} instances work`);
-        return cycle!.records.every((r) => r.endedAt !== null);
+        // A scale below the working count ends the wait at once (and fails below), not at the deadline.
+        return violations.length > 0 || cycle!.records.every((r) => r.endedAt !== null);
       },
       120_000,
     );
