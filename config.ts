@@ -101,6 +101,26 @@ export const DAEMON_OPTIONS = {
       .trim()
       .refine(isTimeZone, 'is not a time zone Node.js knows (an IANA name like Europe/Berlin, or UTC)'),
   },
+  MASS_ONLINE_WINDOW: {
+    default: '600',
+    help: "seconds since its last poll for which MASS calls an instance online (the real server's 10 minutes)",
+    schema: seconds(1, 86_400),
+  },
+  WORKING_GRACE: {
+    default: '600',
+    help: 'seconds an offline instance holding work still counts as working without a report (its batch may be long)',
+    schema: seconds(1, 86_400),
+  },
+  RECOVER_STUCK_AFTER: {
+    default: 'off',
+    help: 'seconds an instance must be judged dead before it is deleted so MASS 0.2/0.3 requeues its work (admin key); off = only report',
+    schema: z
+      .string()
+      .trim()
+      .regex(/^(off|\d+(\.\d+)?)$/, 'must be off or a number of seconds')
+      .transform((v) => (v === 'off' ? null : Math.round(Number(v) * 1000)))
+      .refine((v) => v === null || v >= 1000, 'must be at least 1 (second)'),
+  },
   LOG_LEVEL: {
     default: 'info',
     help: 'pino log level: fatal, error, warn, info, debug, trace or silent',
@@ -370,6 +390,12 @@ export interface Config {
   massPageConcurrency: number;
   massDialect: 'auto' | '0.2' | 'legacy';
   massTimeZone: string;
+  /** MASS's online window, ms */
+  massOnlineWindowMs: number;
+  /** how long an offline instance with work counts as working without a report, ms */
+  workingGraceMs: number;
+  /** delete instances judged dead this long (ms); null = only report */
+  recoverStuckAfterMs: number | null;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   dryRun: boolean;
   metrics: { host: string; port: number } | null;
@@ -430,6 +456,9 @@ export function loadConfig(
       massPageConcurrency: get('MASS_PAGE_CONCURRENCY'),
       massDialect: get('MASS_DIALECT'),
       massTimeZone: get('MASS_TIME_ZONE'),
+      massOnlineWindowMs: get('MASS_ONLINE_WINDOW'),
+      workingGraceMs: get('WORKING_GRACE'),
+      recoverStuckAfterMs: get('RECOVER_STUCK_AFTER'),
       logLevel: get('LOG_LEVEL'),
       dryRun: get('DRY_RUN'),
       metrics: port === null ? null : { host: get('METRICS_HOST'), port },

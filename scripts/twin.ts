@@ -434,6 +434,9 @@ async function main(): Promise<number> {
         MASS_DIALECT: a.dialect,
         METRICS_PORT: '0',
         DISCOVERY_INTERVAL: '1',
+        // The daemon's liveness rule uses the same (scaled) online window as the stand-in.
+        MASS_ONLINE_WINDOW: String(Math.max(1, a.onlineWindow / F)),
+        WORKING_GRACE: String(Math.max(1, a.onlineWindow / F)),
         LOG_LEVEL: 'info',
         ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
       },

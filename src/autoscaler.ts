@@ -107,6 +107,12 @@ async function runDaemon(): Promise<number> {
         defaults: config.defaults,
         discoveryIntervalMs: config.discoveryIntervalMs,
         retryMaxDelayMs: config.retryMaxDelayMs,
+        liveness: {
+          onlineWindowMs: config.massOnlineWindowMs,
+          workingGraceMs: config.workingGraceMs,
+          recoverStuckAfterMs: config.recoverStuckAfterMs,
+        },
+        remover: mass,
       },
       metrics,
     );
@@ -127,6 +133,7 @@ async function runDaemon(): Promise<number> {
           dryRun: config.dryRun,
           health: health(),
           services: reconciler!.snapshot(),
+          systems: reconciler!.systemsSnapshot(),
           ...(lease && { lease: { name: config.lease!.name, holder: lease.heldBy(), held: lease.holds() } }),
           generatedAt: new Date(systemClock.now()).toISOString(),
         }),

@@ -90,7 +90,43 @@ export async function runStatus(args: StatusArgs, out: (line: string) => void): 
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   out(line(header));
   for (const r of rows) out(line(r));
+  printSystems(doc, out);
   return 0;
+}
+
+/** Per analysis system: how its instances are judged, and the work stuck or lost. */
+function printSystems(doc: StatusDocument, out: (line: string) => void): void {
+  const systems = doc.systems ?? [];
+  if (systems.length === 0) return;
+  const header = [
+    'SYSTEM',
+    'ONLINE',
+    'WORKING',
+    'DEAD',
+    'FLOOR',
+    'LIVE WORK',
+    'STUCK',
+    'ABORTED',
+    'RECOVERED',
+    'STUCK ON',
+  ];
+  const rows = systems.map((s) => [
+    s.system,
+    String(s.onlineInstances),
+    String(s.workingInstances),
+    String(s.deadInstances),
+    String(s.floor),
+    String(s.liveWork),
+    String(s.stuck),
+    String(s.abortedTotal),
+    String(s.recoveredTotal),
+    s.stuckInstances.length === 0 ? '-' : s.stuckInstances.join(', '),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  out('');
+  out(line(header));
+  for (const r of rows) out(line(r));
 }
 
 function num(n: number | null): string {

@@ -5,11 +5,14 @@ import type { AddressInfo } from 'node:net';
 import type { HealthVerdict } from './health';
 import type { Metrics } from './metrics';
 import type { ServiceSnapshot } from './loop/status-view';
+import type { SystemLiveness } from './loop/liveness';
 
 export interface StatusDocument {
   dryRun: boolean;
   health: HealthVerdict;
   services: ServiceSnapshot[];
+  /** per analysis system: live, working and dead instances, stuck and lost work */
+  systems?: SystemLiveness[];
   generatedAt: string;
   /** present when LEASE is on: who acts (LEASE, LEASE_TTL) */
   lease?: { name: string; holder: string; held: boolean };

@@ -3,6 +3,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ReconcileEvents, Reconciler } from './loop/reconciler';
 import type { ServiceSnapshot } from './loop/status-view';
+import type { SystemLiveness } from './loop/liveness';
 import type { SwarmErrorKind } from './swarm/docker-swarm';
 import type { MassErrorKind } from './types';
 
@@ -43,6 +44,8 @@ export class Metrics implements ReconcileEvents {
   private readonly massErrors: Counter<'kind'>;
   private readonly dockerErrors: Counter<'kind'>;
   private readonly roundDuration: Histogram;
+  private readonly abortedAnalyses: Counter<'system'>;
+  private readonly recoveredInstances: Counter<'system'>;
 
   constructor(source: () => { reconciler: Reconciler | null; dryRun: boolean }) {
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
@@ -86,6 +89,50 @@ export class Metrics implements ReconcileEvents {
     );
     perService('replicas_current', 'Desired replica count of the Swarm service as last seen', (s) => s.replicas);
     perService('replicas_running', 'Tasks of the service running now, over all nodes', (s) => s.running);
+    const perSystem = (name: string, help: string, value: (s: SystemLiveness) => number) =>
+      new Gauge({
+        name: PREFIX + name,
+        help,
+        labelNames: ['system'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const s of source().reconciler?.systemsSnapshot() ?? []) this.set({ system: s.system }, value(s));
+        },
+      });
+    perSystem(
+      'stuck_analyses',
+      'Analyses scheduled on instances judged dead (not demand; MASS 0.2/0.3 requeues them when the instance is deleted)',
+      (s) => s.stuck,
+    );
+    perSystem('stuck_instances', 'Instances judged dead that hold scheduled analyses', (s) => s.stuckInstances.length);
+    perSystem(
+      'working_instances',
+      'Instances offline for MASS but judged working (busy with a long batch); counted as live',
+      (s) => s.workingInstances,
+    );
+    perSystem(
+      'online_instances',
+      'Instances MASS counts as online (polled within the online window)',
+      (s) => s.onlineInstances,
+    );
+    perSystem(
+      'working_floor',
+      'Live instances holding work: no scale-down of the system goes below this',
+      (s) => s.floor,
+    );
+    this.abortedAnalyses = new Counter({
+      name: `${PREFIX}analyses_aborted_total`,
+      help: 'Analyses estimated lost: one per live instance with work that died or vanished (e.g. killed by a scale-in)',
+      labelNames: ['system'],
+      registers: [this.registry],
+    });
+    this.recoveredInstances = new Counter({
+      name: `${PREFIX}instances_recovered_total`,
+      help: 'Instances judged dead deleted (RECOVER_STUCK_AFTER) so that MASS requeues their work',
+      labelNames: ['system'],
+      registers: [this.registry],
+    });
     new Gauge({
       name: `${PREFIX}service_info`,
       help: 'One series per labelled service; status is managed, paused, invalid-labels, global-mode, replicated-job-mode, global-job-mode, in-operation, no-reading or update-failing',
@@ -131,6 +178,14 @@ export class Metrics implements ReconcileEvents {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [this.registry],
     });
+  }
+
+  aborted(system: string, analyses: number): void {
+    this.abortedAnalyses.inc({ system }, analyses);
+  }
+
+  recovered(system: string): void {
+    this.recoveredInstances.inc({ system });
   }
 
   scaled(service: string, direction: 'up' | 'down'): void {

@@ -14,8 +14,20 @@ export interface SystemDemand {
   stuckOffline: number;
   onlineInstances: number;
   offlineInstances: number;
-  /** due + scheduledOnline: what replicas are needed for now */
+  /** due + scheduledOnline: what replicas are needed for now (before the liveness rule) */
   demand: number;
+  /** every instance record of the system, for the liveness rule (src/core/liveness.ts) */
+  instances: MassInstance[];
+}
+
+/** One instance record as read this round. */
+export interface MassInstance {
+  /** the instance's uuid (or its URL when the server sends no uuid) */
+  uuid: string;
+  /** ms since the epoch; null = registered, never polled */
+  lastSeen: number | null;
+  /** scheduled_analyses_count */
+  scheduled: number;
 }
 
 /** Why MASS gave no reading for a system this round. One kind per distinct operator action. */

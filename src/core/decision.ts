@@ -19,7 +19,7 @@ export interface ServiceState {
 export type Action = 'up' | 'down' | 'hold' | 'none';
 
 /** Which rule made the desired count differ from the recommendation ('none': it did not). */
-export type Limit = 'none' | 'min_inst' | 'max_inst' | 'due-work' | 'stabilization';
+export type Limit = 'none' | 'min_inst' | 'max_inst' | 'due-work' | 'stabilization' | 'working';
 
 /** Why the decision is what it is: a stable code for logs, status and alerts; the sentence is built from it. */
 export type ReasonCode =
@@ -29,7 +29,8 @@ export type ReasonCode =
   | 'scale-down-to-max-inst' // more replicas than max_inst
   | 'hold-stabilization' // a lower count, but a higher one was needed within the window
   | 'steady' // the demand matches the replicas
-  | 'hold-no-reading'; // no demand reading this round
+  | 'hold-no-reading' // no demand reading this round
+  | 'hold-working'; // a lower count, but more instances than that are working (Swarm would kill one)
 
 /**
  * One evaluation as data. The pipeline, as in the Kubernetes HPA:
@@ -56,6 +57,8 @@ export interface Decision {
   rules: { minInst: number; maxInst: number; requestsPerInstance: number; scaleDownDelay: number };
   /** the kind of failure, when there was no reading */
   missing?: string;
+  /** instances working on something, when that floor raised `desired` (src/core/liveness.ts) */
+  working?: number;
 }
 
 /** Cap on remembered targets, whatever the clock does. */
@@ -247,6 +250,10 @@ export function describeDecision(d: Decision): string {
       break;
     case 'hold-no-reading':
       return `hold: no demand reading (${d.missing ?? 'unknown'}); keeping ${d.current} replicas`;
+    case 'hold-working':
+      return d.desired === d.current
+        ? `hold: demand ${demand}${per} wants ${d.stabilized}, but ${d.working ?? d.current} instances are working`
+        : `scale down to ${d.desired}, not ${d.stabilized}: ${d.working ?? d.desired} instances are working`;
   }
   if (d.bounded === d.rules.maxInst && d.recommendation > d.rules.maxInst && d.action !== 'down') {
     text += ` (capped at max_inst ${d.rules.maxInst})`;

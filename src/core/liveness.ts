@@ -15,6 +15,11 @@
 // not be scaled below the number of instances that are working on something (`floor`): Swarm
 // picks the replicas a scale-down kills, and a killed worker loses its work.
 
+import type { Decision } from './decision';
+
+/** MASS's own online window: an instance is online while its last poll is under 10 minutes old. */
+export const MASS_ONLINE_WINDOW_MS = 10 * 60_000;
+
 export interface InstanceReading {
   uuid: string;
   /** ms since the epoch; null = registered, never polled */
@@ -158,4 +163,21 @@ export function instancesToRecover(
 export function protectWorking(desired: number, current: number, floor: number): number {
   if (desired >= current) return desired;
   return Math.max(desired, Math.min(current, floor));
+}
+
+/**
+ * The decision with the working floor applied: a scale-down never goes below the instances that
+ * are working (protectWorking). Unchanged when the floor does not bind.
+ */
+export function floorDecision(d: Decision, floor: number): Decision {
+  const desired = protectWorking(d.desired, d.current, floor);
+  if (desired === d.desired) return d;
+  return {
+    ...d,
+    desired,
+    action: desired === d.current ? 'hold' : 'down',
+    reason: 'hold-working',
+    limitedBy: 'working',
+    working: floor,
+  };
 }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { backoffDelay } from '../core/backoff';
 import { describeDecision, type Decision } from '../core/decision';
 import { evaluate, type DemandInput } from '../core/evaluation';
+import { floorDecision } from '../core/liveness';
 import type { SystemReading } from '../types';
 import { evaluatedBase, updateFailureOf, type EvaluatedRecord, type ServiceRecord } from './record';
 
@@ -12,6 +13,8 @@ export interface EvaluationContext {
   retryMaxDelayMs: number;
   random: () => number;
   log: Logger;
+  /** live instances of the system holding work: a scale-down never goes below (default 0) */
+  floor?: number;
 }
 
 /** A change of replica count to send to Swarm. */
@@ -75,7 +78,9 @@ export function evaluateService(
     };
   }
 
-  const { state, decision } = evaluate(memory.state, { ok: true, demand: reading.demand.demand }, current, policy, now);
+  const evaluation = evaluate(memory.state, { ok: true, demand: reading.demand.demand }, current, policy, now);
+  const { state } = evaluation;
+  const decision = floorDecision(evaluation.decision, ctx.floor ?? 0);
   Object.assign(memory, { state, decision, reading: reading.demand, nextAt: decision.nextAt });
   const fields = {
     ...decisionFields(decision),

@@ -11,6 +11,8 @@ import { syncInventory, type ServiceTable } from './inventory';
 import { isEvaluated, type EvaluatedRecord } from './record';
 import { healthOf, snapshotOf, type HealthSnapshot, type ServiceSnapshot } from './status-view';
 import { applyUpdates, errorKind, errorMessage, UPDATE_CONCURRENCY } from './updates';
+import { LivenessBook, type InstanceRemover, type LivenessOptions, type SystemLiveness } from './liveness';
+import { MASS_ONLINE_WINDOW_MS } from '../core/liveness';
 
 export interface ReconcilerOptions {
   dryRun: boolean;
@@ -19,6 +21,10 @@ export interface ReconcilerOptions {
   retryMaxDelayMs: number;
   /** service updates in flight at once; default UPDATE_CONCURRENCY */
   updateConcurrency?: number;
+  /** the liveness rule's settings (default: MASS's 10-minute window, 10 minutes' grace, no recovery) */
+  liveness?: Partial<LivenessOptions>;
+  /** what deletes instances for RECOVER_STUCK_AFTER (the MASS client) */
+  remover?: InstanceRemover;
 }
 
 /** Counters for /metrics; the reconciler reports events, the metrics module counts them. */
@@ -27,6 +33,10 @@ export interface ReconcileEvents {
   massError(kind: MassErrorKind): void;
   dockerError(kind: string): void;
   round(durationMs: number): void;
+  /** analyses estimated lost to instances that died or vanished with work */
+  aborted?(system: string, analyses: number): void;
+  /** an instance deleted so MASS requeues its stuck work */
+  recovered?(system: string): void;
 }
 
 const noEvents: ReconcileEvents = { scaled() {}, massError() {}, dockerError() {}, round() {} };
@@ -34,6 +44,7 @@ const noEvents: ReconcileEvents = { scaled() {}, massError() {}, dockerError() {
 export class Reconciler {
   private readonly table: ServiceTable = new Map();
   private readonly failures: FailureBook;
+  private readonly liveness: LivenessBook;
   private nextDiscoveryAt = 0;
 
   constructor(
@@ -46,6 +57,19 @@ export class Reconciler {
     private readonly random: () => number = Math.random,
   ) {
     this.failures = new FailureBook(log);
+    this.liveness = new LivenessBook(
+      {
+        onlineWindowMs: options.liveness?.onlineWindowMs ?? MASS_ONLINE_WINDOW_MS,
+        workingGraceMs: options.liveness?.workingGraceMs ?? MASS_ONLINE_WINDOW_MS,
+        recoverStuckAfterMs: options.liveness?.recoverStuckAfterMs ?? null,
+        dryRun: options.dryRun,
+      },
+      log,
+      {
+        aborted: (system, n) => this.events.aborted?.(system, n),
+        recovered: (system) => this.events.recovered?.(system),
+      },
+    );
   }
 
   /** Runs rounds until the signal aborts; a round under way is finished first, unless it is still waiting for MASS or Docker. */
@@ -105,14 +129,17 @@ export class Reconciler {
     const read = new Set<string>();
     for (const r of this.table.values()) if (isEvaluated(r)) read.add(r.policy.system);
     this.failures.forgetUnread(read);
+    this.liveness.keepOnly(read);
   }
 
   private async evaluate(due: EvaluatedRecord[], signal?: AbortSignal): Promise<void> {
     const systems = [...new Set(due.map((r) => r.policy.system))];
-    const readings = await unlessAborted(this.demand.readDemand(systems, new Date(this.clock.now())), signal);
-    if (readings === ABANDONED) return;
+    const read = await unlessAborted(this.demand.readDemand(systems, new Date(this.clock.now())), signal);
+    if (read === ABANDONED) return;
     const now = this.clock.now();
-    this.failures.massReadings(readings, now, (kind) => this.events.massError(kind));
+    this.failures.massReadings(read, now, (kind) => this.events.massError(kind));
+    // Demand = due + work on live instances; the floor keeps working instances from being killed.
+    const readings = this.liveness.observe(read, this.runningBySystem(), now);
 
     const updates: PlannedUpdate[] = [];
     const ctx = { dryRun: this.options.dryRun, retryMaxDelayMs: this.options.retryMaxDelayMs, random: this.random };
@@ -124,7 +151,8 @@ export class Reconciler {
         ok: false,
         error: { kind: 'bad-shape', message: 'no reading returned' },
       };
-      const { record, update } = evaluateService(r, reading, now, { ...ctx, log: this.log });
+      const floor = this.liveness.floorOf(r.policy.system);
+      const { record, update } = evaluateService(r, reading, now, { ...ctx, floor, log: this.log });
       this.table.set(r.id, record);
       if (update !== null) updates.push(update);
     }
@@ -143,6 +171,25 @@ export class Reconciler {
       this.options.updateConcurrency ?? UPDATE_CONCURRENCY,
       signal,
     );
+    if (this.options.remover !== undefined && !signal?.aborted)
+      await this.liveness.recover(this.options.remover, this.clock.now());
+  }
+
+  /** Running Swarm tasks of each system's services; null for a system when any count is unknown. */
+  private runningBySystem(): Map<string, number | null> {
+    const out = new Map<string, number | null>();
+    for (const r of this.table.values()) {
+      if (r.status === 'invalid-labels' || r.status === 'other-mode') continue;
+      const system = r.policy.system;
+      const sum = out.has(system) ? out.get(system)! : 0;
+      out.set(system, sum === null || r.running === null ? null : sum + r.running);
+    }
+    return out;
+  }
+
+  /** Per analysis system: live, working and dead instances, stuck and lost work. */
+  systemsSnapshot(): SystemLiveness[] {
+    return this.liveness.reports();
   }
 
   health(): HealthSnapshot {

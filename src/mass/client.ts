@@ -9,7 +9,7 @@
 // three requests (due count, total count, first instance page) plus further instance pages.
 // It does not grow with the backlog. The older server has no filters, so the whole request and
 // instance lists are paged and counted here without keeping the items.
-import type { DemandSource, SystemReading } from '../types';
+import type { DemandSource, MassFailure, SystemReading } from '../types';
 import type { HttpAnswer } from './errors';
 import type { Round } from './demand';
 import { Limiter } from './paging';
@@ -65,6 +65,8 @@ export class MassClient implements DemandSource {
   private readonly timeOf: (time: MassTime) => number;
   /** names already warned about as carried by more than one system */
   private readonly warnedDuplicates = new Set<string>();
+  /** systems already warned about as having due requests and no instance records */
+  private readonly warnedNoInstances = new Set<string>();
 
   constructor(opts: MassClientOptions) {
     this.http = new MassHttp(opts);
@@ -113,7 +115,45 @@ export class MassClient implements DemandSource {
     for (const name of wanted) {
       readings.set(name, perSystem.get(name) ?? failureOf(new Error(`no reading for ${name}`)));
     }
+    this.warnNoInstances(readings);
     return readings;
+  }
+
+  /**
+   * Deletes one instance record (`analysis_system_instance/<uuid>/`): MASS 0.2/0.3 turns its
+   * scheduled analyses back into requests due now; the older server orphans them, so the caller
+   * must not ask there. Needs an admin key: a 403 comes back as a 'forbidden' failure.
+   */
+  async deleteInstance(uuid: string): Promise<{ ok: true; gone: boolean } | { ok: false; error: MassFailure }> {
+    try {
+      const outcome = await this.http.delete(`analysis_system_instance/${encodeURIComponent(uuid)}/`);
+      return { ok: true, gone: outcome === 'gone' };
+    } catch (err) {
+      return { ok: false, error: this.http.failureOf(err) };
+    }
+  }
+
+  /**
+   * A system with due requests and no instance records stops the 0.2/0.3 scheduler for every
+   * system (a KeyError in mass_scheduler.py, docs/mass-api.md): said once per system, and again
+   * only after it had instance records or nothing due in between.
+   */
+  private warnNoInstances(readings: Map<string, SystemReading>): void {
+    for (const [name, reading] of readings) {
+      if (!reading.ok) continue;
+      const trap = reading.demand.due > 0 && reading.demand.instances.length === 0;
+      if (!trap) {
+        this.warnedNoInstances.delete(name);
+        continue;
+      }
+      if (this.warnedNoInstances.has(name)) continue;
+      this.warnedNoInstances.add(name);
+      this.warn(
+        `analysis system ${JSON.stringify(name)} has ${reading.demand.due} due requests and no instance records: ` +
+          'the MASS 0.2/0.3 scheduler then stops scheduling for every system. Avoid it with com.mass.min_inst >= 1 ' +
+          '(a replica keeps an instance registered), or keep instance records (workers without delete_instance_on_exit)',
+      );
+    }
   }
 
   /** Two systems under one identifier_name: the last one listed is read; say so once per name. */

@@ -1,5 +1,5 @@
 // What the dialect readers share: the round they read in, and the tally they count a system into.
-import type { SystemDemand } from '../types';
+import type { MassInstance, SystemDemand } from '../types';
 import type { FetchJson } from './paging';
 import type { AnalysisSystemInstanceItem, MassTime } from './schemas';
 
@@ -34,13 +34,47 @@ export interface Tally {
   stuckOffline: number;
   onlineInstances: number;
   offlineInstances: number;
+  instances: MassInstance[];
 }
 
 export function emptyTally(): Tally {
-  return { due: 0, notDue: 0, scheduledOnline: 0, stuckOffline: 0, onlineInstances: 0, offlineInstances: 0 };
+  return {
+    due: 0,
+    notDue: 0,
+    scheduledOnline: 0,
+    stuckOffline: 0,
+    onlineInstances: 0,
+    offlineInstances: 0,
+    instances: [],
+  };
 }
 
-export function addInstance(tally: Tally, online: boolean, scheduled: number): void {
+/** The instance's key for the liveness memory: its uuid, else the uuid in its URL, else the URL. */
+export function instanceId(instance: AnalysisSystemInstanceItem): string | undefined {
+  if (instance.uuid !== undefined && instance.uuid !== '') return instance.uuid;
+  if (instance.url === undefined) return undefined;
+  const match = /analysis_system_instance\/([^/?#]+)/.exec(instance.url);
+  return match?.[1] ?? instance.url;
+}
+
+/** last_seen in ms since the epoch, or null when the instance never polled. */
+export function lastSeenOf(instance: AnalysisSystemInstanceItem, round: Round): number | null {
+  return instance.last_seen == null ? null : round.timeOf(instance.last_seen);
+}
+
+export function addInstance(
+  tally: Tally,
+  online: boolean,
+  scheduled: number,
+  record?: { uuid: string | undefined; lastSeen: number | null },
+): void {
+  if (record !== undefined) {
+    tally.instances.push({
+      uuid: record.uuid ?? `#${tally.instances.length}`,
+      lastSeen: record.lastSeen,
+      scheduled,
+    });
+  }
   if (online) {
     tally.onlineInstances += 1;
     tally.scheduledOnline += scheduled;

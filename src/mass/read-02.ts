@@ -2,7 +2,7 @@
 // requests (due count, total count, first instance page) whatever the backlog.
 import type { SystemDemand, SystemReading } from '../types';
 import { MassError, parseAnswer, unknownSystemFailure } from './errors';
-import { addInstance, emptyTally, isOnline, type Round, type Tally, toDemand } from './demand';
+import { addInstance, emptyTally, instanceId, isOnline, lastSeenOf, type Round, type Tally, toDemand } from './demand';
 import { pages02 } from './paging';
 import { countSchema, pages } from './schemas';
 import type { SystemIndex } from './systems';
@@ -111,7 +111,10 @@ async function instances(round: Round, index: SystemIndex, name: string, id: str
         if (instance.scheduled_analyses_count === undefined) {
           throw new MassError('bad-shape', `${step}: results.${i}.scheduled_analyses_count is missing`);
         }
-        addInstance(tally, isOnline(instance, round), instance.scheduled_analyses_count);
+        addInstance(tally, isOnline(instance, round), instance.scheduled_analyses_count, {
+          uuid: instanceId(instance),
+          lastSeen: lastSeenOf(instance, round),
+        });
       });
     },
   });

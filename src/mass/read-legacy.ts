@@ -2,7 +2,7 @@
 // instance lists are paged through and counted per system here, without keeping the items.
 import type { SystemReading } from '../types';
 import { MassError, unknownSystemFailure } from './errors';
-import { addInstance, emptyTally, isOnline, type Round, type Tally, toDemand } from './demand';
+import { addInstance, emptyTally, isOnline, lastSeenOf, type Round, type Tally, toDemand } from './demand';
 import { pagesLegacy } from './paging';
 import { pages } from './schemas';
 import { safeDecode, type SystemIndex } from './systems';
@@ -76,7 +76,7 @@ async function requests(round: Round, index: SystemIndex, tallies: Map<string, T
 
 async function instances(round: Round, index: SystemIndex, tallies: Map<string, Tally>): Promise<void> {
   // Instances without scheduled_analyses_count: counted from scheduled_analysis/ afterwards.
-  const uncounted = new Map<string, { name: string; online: boolean; scheduled: number }>();
+  const uncounted = new Map<string, { name: string; online: boolean; lastSeen: number | null; scheduled: number }>();
   const pathFor = listPath('analysis_system_instance', round.perPage);
   await pagesLegacy({
     fetch: round.fetch,
@@ -84,29 +84,43 @@ async function instances(round: Round, index: SystemIndex, tallies: Map<string, 
     pathFor,
     page: pages.legacy.instances,
     count: (items, page) => {
-      const seen: { name: string; online: boolean; count?: number; key?: string }[] = [];
+      const seen: {
+        name: string;
+        online: boolean;
+        lastSeen: number | null;
+        uuid: string | undefined;
+        count?: number;
+        key?: string;
+      }[] = [];
       items.forEach((instance, i) => {
         const name = index.nameOf(instance.analysis_system);
         if (name === undefined || !tallies.has(name)) return;
         const online = isOnline(instance, round);
+        const lastSeen = lastSeenOf(instance, round);
+        const ref = instance.url ?? instance.uuid;
+        const uuid = ref === undefined ? undefined : instanceKey(ref);
         if (instance.scheduled_analyses_count !== undefined) {
-          seen.push({ name, online, count: instance.scheduled_analyses_count });
+          seen.push({ name, online, lastSeen, uuid, count: instance.scheduled_analyses_count });
           return;
         }
-        const ref = instance.url ?? instance.uuid;
-        if (ref === undefined) {
+        if (ref === undefined || uuid === undefined) {
           throw new MassError(
             'bad-shape',
             `GET ${pathFor(page)}: results.${i} has neither scheduled_analyses_count nor url/uuid to count its scheduled analyses by`,
           );
         }
-        seen.push({ name, online, key: instanceKey(ref) });
+        seen.push({ name, online, lastSeen, uuid, key: uuid });
       });
       return () => {
         for (const entry of seen) {
-          if (entry.count !== undefined) addInstance(tallies.get(entry.name)!, entry.online, entry.count);
+          if (entry.count !== undefined) addInstance(tallies.get(entry.name)!, entry.online, entry.count, entry);
           else if (entry.key !== undefined)
-            uncounted.set(entry.key, { name: entry.name, online: entry.online, scheduled: 0 });
+            uncounted.set(entry.key, {
+              name: entry.name,
+              online: entry.online,
+              lastSeen: entry.lastSeen,
+              scheduled: 0,
+            });
         }
       };
     },
@@ -129,5 +143,6 @@ async function instances(round: Round, index: SystemIndex, tallies: Map<string, 
       };
     },
   });
-  for (const { name, online, scheduled } of uncounted.values()) addInstance(tallies.get(name)!, online, scheduled);
+  for (const [uuid, { name, online, lastSeen, scheduled }] of uncounted)
+    addInstance(tallies.get(name)!, online, scheduled, { uuid, lastSeen });
 }

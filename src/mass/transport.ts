@@ -2,7 +2,15 @@
 // cleaned of the key before any of it can be quoted in a message.
 import axios, { type AxiosInstance } from 'axios';
 import type { MassFailure } from '../types';
-import { type HttpAnswer, notJsonFailure, redact, statusFailure, toMassFailure, transportFailure } from './errors';
+import {
+  type HttpAnswer,
+  MassError,
+  notJsonFailure,
+  redact,
+  statusFailure,
+  toMassFailure,
+  transportFailure,
+} from './errors';
 import { NOT_FOUND } from './paging';
 
 export interface TransportOptions {
@@ -80,6 +88,40 @@ export class MassHttp {
       const clean = this.withoutKey(answer);
       throw notJsonFailure(step, clean, parseError(clean.body));
     }
+  }
+
+  /**
+   * DELETE `path`: 'deleted' on 2xx, 'gone' on 404 (someone else deleted it). Anything else
+   * throws a MassError naming the step (a 403 is 'forbidden': the key is not an admin key).
+   */
+  async delete(path: string): Promise<'deleted' | 'gone'> {
+    const step = `DELETE ${path}`;
+    this.stats.requests += 1;
+    const deadline = AbortSignal.timeout(this.timeoutMs);
+    let answer: HttpAnswer;
+    try {
+      const res = await this.http.delete<string>(path, { signal: deadline });
+      answer = {
+        status: res.status,
+        statusText: res.statusText ?? '',
+        contentType: String(res.headers['content-type'] ?? ''),
+        body: typeof res.data === 'string' ? res.data : String(res.data ?? ''),
+        location: undefined,
+      };
+    } catch (err) {
+      throw transportFailure(step, err, this.timeoutMs, deadline.aborted);
+    }
+    if (answer.status === 404) return 'gone';
+    if (answer.status < 200 || answer.status >= 300) {
+      if (answer.status === 403) {
+        throw new MassError(
+          'forbidden',
+          `${step}: 403: deleting an instance needs an admin API key; the work stays stuck (set an admin key, or RECOVER_STUCK_AFTER=off)`,
+        );
+      }
+      throw statusFailure(step, this.withoutKey(answer));
+    }
+    return 'deleted';
   }
 
   /** Any error of a round as a failure for the operator, never holding the key. */

@@ -43,10 +43,12 @@ async function read(c: MassClient, systems: string[]): Promise<Map<string, Syste
   return readings;
 }
 
-function demandOf(readings: Map<string, SystemReading>, system: string): SystemDemand {
+/** The system's counts; its instance records are checked by the tests that name them. */
+function demandOf(readings: Map<string, SystemReading>, system: string): Omit<SystemDemand, 'instances'> {
   const reading = readings.get(system);
   assert.ok(reading?.ok, `${system}: expected a reading, got ${JSON.stringify(reading)}`);
-  return reading.demand;
+  const { instances: _instances, ...counts } = reading.demand;
+  return counts;
 }
 
 function failureOf(readings: Map<string, SystemReading>, system: string, kind: MassErrorKind): string {
@@ -111,7 +113,7 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
   res.end(body);
 }
 
-const SSDEEP: SystemDemand = {
+const SSDEEP: Omit<SystemDemand, 'instances'> = {
   system: 'ssdeep',
   due: 7,
   notDue: 2,
@@ -154,6 +156,25 @@ for (const dialect of ['0.2', 'legacy'] as const) {
         });
         assert.equal(c.lastDialect, dialect);
         assert.ok(mass.requests.every((r) => r.authOk && r.method === 'GET'));
+      });
+    });
+
+    test('each instance record: its uuid, last_seen in ms and scheduled count (for the liveness rule)', async () => {
+      await withMass({ dialect }, async (mass) => {
+        const seen = Date.now() - 45_000;
+        mass.addInstance('ssdeep', { uuid: 'aaaa-1', lastSeen: seen, scheduled: 3 });
+        mass.addInstance('ssdeep', { uuid: 'bbbb-2', lastSeen: null, scheduled: 0 });
+        mass.addInstance('ssdeep', { uuid: 'cccc-3', online: false, scheduled: 2 });
+        mass.addInstance('peid', { uuid: 'dddd-4', scheduled: 9 });
+        const readings = await read(client(mass), ['ssdeep']);
+        const reading = readings.get('ssdeep');
+        assert.ok(reading?.ok);
+        const byUuid = new Map(reading.demand.instances.map((i) => [i.uuid, i]));
+        assert.deepEqual([...byUuid.keys()].sort(), ['aaaa-1', 'bbbb-2', 'cccc-3']);
+        assert.deepEqual(byUuid.get('aaaa-1'), { uuid: 'aaaa-1', lastSeen: seen, scheduled: 3 });
+        assert.deepEqual(byUuid.get('bbbb-2'), { uuid: 'bbbb-2', lastSeen: null, scheduled: 0 });
+        assert.equal(byUuid.get('cccc-3')?.scheduled, 2);
+        assert.ok(byUuid.get('cccc-3')!.lastSeen! < Date.now() - 30 * 60_000);
       });
     });
 

@@ -2,12 +2,13 @@
 // The real parts are tested against a real HTTP server and a real swarm elsewhere.
 import pino, { type Logger } from 'pino';
 import { SYSTEM_LABEL, type PolicyDefaults } from '../../src/labels';
-import { Reconciler } from '../../src/loop/reconciler';
+import { Reconciler, type ReconcilerOptions } from '../../src/loop/reconciler';
 import { policy } from './policy';
 import type {
   Clock,
   DemandSource,
   ManagedService,
+  MassInstance,
   ScaleOutcome,
   SwarmTarget,
   SystemDemand,
@@ -27,7 +28,7 @@ export class ManualClock implements Clock {
   }
 }
 
-export function demandOf(system: string, demand: number): SystemDemand {
+export function demandOf(system: string, demand: number, instances: MassInstance[] = []): SystemDemand {
   return {
     system,
     due: demand,
@@ -37,11 +38,14 @@ export function demandOf(system: string, demand: number): SystemDemand {
     onlineInstances: 0,
     offlineInstances: 0,
     demand,
+    instances: instances.map((i) => ({ ...i })),
   };
 }
 
 export class FakeDemand implements DemandSource {
   readonly demand = new Map<string, number>();
+  /** each system's instance records (none unless set) */
+  readonly instances = new Map<string, MassInstance[]>();
   /** a failure for every system, or per system */
   failAll: SystemReading | null = null;
   readonly failing = new Map<string, SystemReading>();
@@ -52,7 +56,8 @@ export class FakeDemand implements DemandSource {
     for (const s of systems) {
       const failure = this.failAll ?? this.failing.get(s);
       if (failure) out.set(s, failure);
-      else if (this.demand.has(s)) out.set(s, { ok: true, demand: demandOf(s, this.demand.get(s)!) });
+      else if (this.demand.has(s))
+        out.set(s, { ok: true, demand: demandOf(s, this.demand.get(s)!, this.instances.get(s)) });
       else
         out.set(s, {
           ok: false,
@@ -141,6 +146,8 @@ export interface LoopOptions<M extends FakeDemand> {
   retryMaxDelayMs?: number;
   random?: () => number;
   demand?: (clock: ManualClock) => M;
+  liveness?: ReconcilerOptions['liveness'];
+  remover?: ReconcilerOptions['remover'];
 }
 
 /** A Reconciler on fakes and a manual clock, and `runFor` to move virtual time through its rounds. */
@@ -160,6 +167,8 @@ export function loopUnderTest<M extends FakeDemand = FakeDemand>(opts: LoopOptio
       defaults: specDefaults(),
       discoveryIntervalMs: opts.discoveryIntervalMs ?? 2000,
       retryMaxDelayMs: opts.retryMaxDelayMs ?? 30_000,
+      liveness: opts.liveness,
+      remover: opts.remover,
     },
     undefined,
     opts.random ?? (() => 0.5),

@@ -173,12 +173,21 @@ describe('config', () => {
   });
 
   // Every option given in seconds, and the Config field that holds it in milliseconds.
-  const timeOptions: { name: string; read: (c: Config) => unknown; byDefault: number; given: string; ms: number }[] = [
+  const timeOptions: {
+    name: string;
+    read: (c: Config) => unknown;
+    byDefault: number | null;
+    given: string;
+    ms: number;
+  }[] = [
     { name: 'MASS_REQUEST_TIMEOUT', read: (c) => c.massRequestTimeoutMs, byDefault: 10_000, given: '2.5', ms: 2500 },
     { name: 'DISCOVERY_INTERVAL', read: (c) => c.discoveryIntervalMs, byDefault: 2000, given: '0.3', ms: 300 },
     { name: 'RETRY_MAX_DELAY', read: (c) => c.retryMaxDelayMs, byDefault: 30_000, given: '1.1', ms: 1100 },
     { name: 'HEALTH_MAX_AGE', read: (c) => c.healthMaxAgeMs, byDefault: 45_000, given: '61', ms: 61_000 },
     { name: 'LEASE_TTL', read: (c) => c.lease?.ttlMs, byDefault: 15_000, given: '2.5', ms: 2500 },
+    { name: 'MASS_ONLINE_WINDOW', read: (c) => c.massOnlineWindowMs, byDefault: 600_000, given: '1.5', ms: 1500 },
+    { name: 'WORKING_GRACE', read: (c) => c.workingGraceMs, byDefault: 600_000, given: '2', ms: 2000 },
+    { name: 'RECOVER_STUCK_AFTER', read: (c) => c.recoverStuckAfterMs, byDefault: null, given: '7', ms: 7000 },
   ];
   for (const t of timeOptions) {
     test(`${t.name} is seconds: ${t.given} s → ${t.ms} ms (default ${t.byDefault} ms)`, () => {
@@ -228,6 +237,27 @@ describe('config', () => {
     if (!bad.ok) assert.match(bad.problems.join('\n'), /^MASS_TIME_ZONE="CEST\+2" is not a time zone/);
   });
 
+  test('RECOVER_STUCK_AFTER: off by default, seconds when set, anything else refused naming it', () => {
+    const base = { API_KEY: 'k' };
+    const byDefault = loadConfig(base);
+    assert.ok(byDefault.ok);
+    assert.equal(byDefault.config.recoverStuckAfterMs, null);
+    assert.equal(byDefault.config.massOnlineWindowMs, 600_000);
+    assert.equal(byDefault.config.workingGraceMs, 600_000);
+    const set = loadConfig({ ...base, RECOVER_STUCK_AFTER: ' 1.5 ' });
+    assert.ok(set.ok);
+    assert.equal(set.config.recoverStuckAfterMs, 1500);
+    for (const [value, message] of [
+      ['soon', /must be off or a number of seconds/],
+      ['0', /must be at least 1/],
+      ['-5', /must be off or a number of seconds/],
+    ] as const) {
+      const bad = loadConfig({ ...base, RECOVER_STUCK_AFTER: value });
+      assert.equal(bad.ok, false, value);
+      if (!bad.ok) assert.match(bad.problems.join('\n'), new RegExp(`^RECOVER_STUCK_AFTER=.*${message.source}`));
+    }
+  });
+
   test('every option lands in its own Config field', () => {
     const result = loadConfig({
       API_KEY: ' k-123 ',
@@ -236,6 +266,9 @@ describe('config', () => {
       MASS_PAGE_CONCURRENCY: '7',
       MASS_DIALECT: 'legacy',
       MASS_TIME_ZONE: 'Europe/Berlin',
+      MASS_ONLINE_WINDOW: '120',
+      WORKING_GRACE: '300',
+      RECOVER_STUCK_AFTER: '900',
       LOG_LEVEL: 'warn',
       DRY_RUN: 'on',
       METRICS_HOST: '0.0.0.0',
@@ -269,6 +302,9 @@ describe('config', () => {
       massPageConcurrency: 7,
       massDialect: 'legacy',
       massTimeZone: 'Europe/Berlin',
+      massOnlineWindowMs: 120_000,
+      workingGraceMs: 300_000,
+      recoverStuckAfterMs: 900_000,
       logLevel: 'warn',
       dryRun: true,
       metrics: { host: '0.0.0.0', port: 9000 },
