@@ -25,6 +25,7 @@ import {
   simulateRuns,
   type RunFigure,
   type SimOptions,
+  type Summary,
   type TracePoint,
 } from '../src/sim/model';
 import { parseTrace } from '../src/sim/trace';
@@ -192,22 +193,7 @@ export function scaledLabels(
 }
 
 /** Figures as `simulate` reports them, from the twin's records; times in trace seconds. */
-export interface TwinFigures {
-  replicaSeconds: number;
-  meanWait: number | null;
-  p95Wait: number | null;
-  maxWait: number | null;
-  peakReplicas: number;
-  scaleActions: number;
-  scaleUps: number;
-  scaleDowns: number;
-  aborted: number;
-  stuck: number;
-  arrived: number;
-  completed: number;
-  unfinished: number;
-  end: number;
-}
+export type TwinFigures = Omit<Summary, 'utilization'>;
 
 function waitFigures(records: readonly AnalysisRecord[], scale: number) {
   const waits = records
