@@ -224,6 +224,7 @@ async function main(): Promise<void> {
       try {
         const entry = JSON.parse(line) as {
           msg?: string;
+          explanation?: string;
           service?: string;
           port?: number;
           level?: number;
@@ -231,10 +232,11 @@ async function main(): Promise<void> {
           smoothed?: number;
         };
         if (typeof entry.port === 'number') port = entry.port;
-        if (entry.service === SERVICE && entry.action !== undefined && entry.msg) {
-          decision = entry.msg;
+        // A decision line: fixed message, the decision as fields, its sentence in `explanation`.
+        if (entry.service === SERVICE && entry.action !== undefined && entry.explanation) {
+          decision = entry.explanation;
           if (typeof entry.smoothed === 'number') smoothed = entry.smoothed;
-        } else if ((entry.level ?? 0) >= 40) sayWrapped(`autoscaler: ${entry.msg}`);
+        } else if ((entry.level ?? 0) >= 40) sayWrapped(`autoscaler: ${entry.explanation ?? entry.msg}`);
       } catch {
         say(line);
       }

@@ -8,6 +8,7 @@ import { systemClock } from './clock';
 import { healthVerdict } from './health';
 import { startHttp } from './http';
 import { createLogger } from './logger';
+import { LOG } from './log-messages';
 import { MassClient } from './mass/client';
 import { Metrics } from './metrics';
 import { Reconciler } from './loop/reconciler';
@@ -73,12 +74,20 @@ async function runDaemon(): Promise<number> {
   const log = createLogger(config.logLevel);
   const { apiKey: _secret, ...shown } = config;
   log.info(
-    { config: shown },
-    `mass-autoscaler starting${config.dryRun ? ' in DRY RUN mode: decisions are logged, never applied' : ''}`,
+    {
+      config: shown,
+      explanation: `mass-autoscaler starting${config.dryRun ? ' in DRY RUN mode: decisions are logged, never applied' : ''}`,
+    },
+    LOG.starting,
   );
   if (new URL(config.massServerAddress).protocol === 'http:' && !isLoopback(config.massServerAddress)) {
+    const host = new URL(config.massServerAddress).host;
     log.warn(
-      `MASS_SERVER_ADDRESS uses plain http:// to ${new URL(config.massServerAddress).host}: the API key travels unencrypted; prefer https:// (a private CA can be given with NODE_EXTRA_CA_CERTS)`,
+      {
+        host,
+        explanation: `MASS_SERVER_ADDRESS uses plain http:// to ${host}: the API key travels unencrypted; prefer https:// (a private CA can be given with NODE_EXTRA_CA_CERTS)`,
+      },
+      LOG.plainHttp,
     );
   }
 
@@ -89,7 +98,7 @@ async function runDaemon(): Promise<number> {
     pageConcurrency: config.massPageConcurrency,
     dialect: config.massDialect,
     serverTimeZone: config.massTimeZone,
-    warn: (message) => log.warn(`MASS API: ${message}`),
+    warn: (message) => log.warn({ explanation: `MASS API: ${message}` }, LOG.massWarning),
   });
   const docker = createDocker(config.docker);
   const swarm = new DockerSwarm(docker);
@@ -139,12 +148,19 @@ async function runDaemon(): Promise<number> {
         }),
       });
       log.info(
-        { host: config.metrics.host, port: http.port },
-        `listening on http://${config.metrics.host}:${http.port} for /metrics, /healthz and /status`,
+        {
+          host: config.metrics.host,
+          port: http.port,
+          explanation: `listening on http://${config.metrics.host}:${http.port} for /metrics, /healthz and /status`,
+        },
+        LOG.listening,
       );
     } catch (error) {
+      const { host, port } = config.metrics;
+      const err = (error as Error).message;
       log.fatal(
-        `cannot listen on ${config.metrics.host}:${config.metrics.port} (METRICS_HOST/METRICS_PORT): ${(error as Error).message}`,
+        { host, port, err, explanation: `cannot listen on ${host}:${port} (METRICS_HOST/METRICS_PORT): ${err}` },
+        LOG.cannotListen,
       );
       return 2;
     }
@@ -153,7 +169,7 @@ async function runDaemon(): Promise<number> {
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (stop.signal.aborted) return;
-    log.info(`${signal} received; finishing the current round and stopping`);
+    log.info({ signal, explanation: `${signal} received; finishing the current round and stopping` }, LOG.signal);
     stop.abort();
     // A round stuck on a slow MASS answer is abandoned: no update is half-made, since each
     // service update is one Engine API call.
@@ -176,10 +192,8 @@ async function runDaemon(): Promise<number> {
         return reconciler.run(signal);
       });
   } catch (error) {
-    log.fatal(
-      { err: (error as Error).message },
-      `unexpected failure in the reconcile loop: ${(error as Error).message}`,
-    );
+    const err = (error as Error).message;
+    log.fatal({ err, explanation: `unexpected failure in the reconcile loop: ${err}` }, LOG.loopFailed);
     http?.server.close();
     return 1;
   }

@@ -5,6 +5,7 @@ import { backoffDelay } from '../core/backoff';
 import { describeDecision, type Decision } from '../core/decision';
 import { evaluate, type DemandInput } from '../core/evaluation';
 import { floorDecision } from '../core/liveness';
+import { LOG } from '../log-messages';
 import type { SystemReading } from '../types';
 import { evaluatedBase, updateFailureOf, type EvaluatedRecord, type ServiceRecord } from './record';
 
@@ -65,7 +66,10 @@ export function evaluateService(
     const input: DemandInput = { ok: false, why: reading.error.kind, retryAfterMs };
     const { state, decision } = evaluate(memory.state, input, current, policy, now);
     Object.assign(memory, { state, decision, nextAt: decision.nextAt });
-    log.debug({ ...decisionFields(decision), retryInS: round1(retryAfterMs / 1000) }, describeDecision(decision));
+    log.debug(
+      { ...decisionFields(decision), retryInS: round1(retryAfterMs / 1000), explanation: describeDecision(decision) },
+      LOG.decision,
+    );
     return {
       record: {
         ...base,
@@ -95,12 +99,12 @@ export function evaluateService(
   const text = describeDecision(decision);
   const update = updateFailureOf(r);
   if (decision.desired === current) {
-    log.info(fields, text);
+    log.info({ ...fields, explanation: text }, LOG.decision);
     if (update !== null) updateFailureOver(log, r.name, update, 'no change is needed any more');
     return { record: { ...base, status: 'managed' }, update: null };
   }
   if (ctx.dryRun) {
-    log.info(fields, `dry run, not applied: ${text}`);
+    log.info({ ...fields, explanation: text }, LOG.dryRun);
     const lastAction = { action: `would ${decision.action} to ${decision.desired}`, reason: text, at: now };
     return { record: { ...base, lastAction, status: 'managed' }, update: null };
   }
@@ -113,8 +117,12 @@ export function evaluateService(
 /** The one line that ends an update failure of a service. */
 export function updateFailureOver(log: Logger, name: string, update: { kind: string; failures: number }, why: string) {
   log.info(
-    { kind: update.kind, failures: update.failures },
-    `Docker: updates of service ${name} are no longer failing (${why}) after ${update.failures} failed attempt(s)`,
+    {
+      kind: update.kind,
+      failures: update.failures,
+      explanation: `Docker: updates of service ${name} are no longer failing (${why}) after ${update.failures} failed attempt(s)`,
+    },
+    LOG.scaleWorksAgain,
   );
 }
 

@@ -1,6 +1,7 @@
 // Failure bookkeeping for logs and health: one line when a kind of failure starts and one when it
 // ends, however many rounds it lasts, and the times of the last successes for /healthz.
 import type { Logger } from 'pino';
+import { LOG } from '../log-messages';
 import type { MassErrorKind, SystemReading } from '../types';
 
 export class FailureBook {
@@ -25,8 +26,12 @@ export class FailureBook {
     this.dockerFailures += 1;
     if (this.dockerFailingKind !== kind) {
       this.log.error(
-        { kind, err: message },
-        `Docker: cannot list services (${message}); holding every service as it is and retrying`,
+        {
+          kind,
+          err: message,
+          explanation: `Docker: cannot list services (${message}); holding every service as it is and retrying`,
+        },
+        LOG.listFailed,
       );
       this.dockerFailingKind = kind;
     }
@@ -35,7 +40,13 @@ export class FailureBook {
 
   listOk(now: number): void {
     if (this.dockerFailingKind !== null) {
-      this.log.info(`Docker: reachable again after ${this.dockerFailures} failed attempt(s); resuming`);
+      this.log.info(
+        {
+          failures: this.dockerFailures,
+          explanation: `Docker: reachable again after ${this.dockerFailures} failed attempt(s); resuming`,
+        },
+        LOG.listWorksAgain,
+      );
       this.dockerFailingKind = null;
     }
     this.dockerFailures = 0;
@@ -51,7 +62,7 @@ export class FailureBook {
         if ((reading.ok || reading.error.kind !== kind) && systems.delete(system) && systems.size === 0) {
           this.massFailing.delete(kind);
           const now = reading.ok ? 'readings are back' : `now failing with ${reading.error.kind}`;
-          this.log.info({ kind }, `MASS API: ${kind} is over; ${now}`);
+          this.log.info({ kind, explanation: `MASS API: ${kind} is over; ${now}` }, LOG.massFailureOver);
         }
       }
       if (reading.ok) continue;
@@ -63,7 +74,10 @@ export class FailureBook {
           reading.error.kind === 'unknown-system'
             ? 'its services are left as they are'
             : 'affected services keep their replicas; retrying with backoff';
-        this.log.error({ kind: reading.error.kind, system }, `MASS API: ${reading.error.message} (${advice})`);
+        this.log.error(
+          { kind: reading.error.kind, system, explanation: `MASS API: ${reading.error.message} (${advice})` },
+          LOG.massFailing,
+        );
       } else {
         failing.add(system);
       }
@@ -82,7 +96,10 @@ export class FailureBook {
       for (const system of systems) if (!read.has(system)) systems.delete(system);
       if (systems.size === 0) {
         this.massFailing.delete(kind);
-        this.log.info({ kind }, `MASS API: ${kind} no longer affects any managed service`);
+        this.log.info(
+          { kind, explanation: `MASS API: ${kind} no longer affects any managed service` },
+          LOG.massFailureForgotten,
+        );
       }
     }
   }

@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { Policy } from '../core/policy';
 import { describeProblem, parseLabels, type PolicyDefaults } from '../labels';
+import { LOG } from '../log-messages';
 import type { ManagedService } from '../types';
 import { isEvaluated, type Memory, type ServiceRecord } from './record';
 
@@ -25,7 +26,10 @@ export function syncInventory(
   for (const [id, r] of table) {
     if (!seen.has(id)) {
       table.delete(id);
-      log.info({ service: r.name }, `service ${r.name} is gone or no longer labelled; forgetting it`);
+      log.info(
+        { service: r.name, explanation: `service ${r.name} is gone or no longer labelled; forgetting it` },
+        LOG.forgotten,
+      );
     }
   }
 }
@@ -60,8 +64,11 @@ function syncOne(
 
   if (service.mode !== 'replicated' && (previous === undefined || previous.mode !== service.mode)) {
     log.warn(
-      { mode: service.mode },
-      `service ${name} runs in ${service.mode} mode; it is left alone (only replicated services are scaled)`,
+      {
+        mode: service.mode,
+        explanation: `service ${name} runs in ${service.mode} mode; it is left alone (only replicated services are scaled)`,
+      },
+      LOG.otherMode,
     );
   }
 
@@ -72,8 +79,11 @@ function syncOne(
     if (!parsed.ok) {
       const problems = parsed.problems.map(describeProblem);
       log.error(
-        { problems },
-        `service ${name} has bad labels and is left alone until they are fixed: ${problems.join('; ')}`,
+        {
+          problems,
+          explanation: `service ${name} has bad labels and is left alone until they are fixed: ${problems.join('; ')}`,
+        },
+        LOG.badLabels,
       );
       return { ...base, mode: service.mode, status: 'invalid-labels', problems: parsed.problems };
     }
@@ -103,29 +113,41 @@ function syncOne(
   };
 
   if (!policy.autoscale) {
-    if (labelsChanged) log.info(`service ${name} is paused (com.mass.autoscale=false); it is left as it is`);
+    if (labelsChanged)
+      log.info(
+        { explanation: `service ${name} is paused (com.mass.autoscale=false); it is left as it is` },
+        LOG.paused,
+      );
     return { ...held, status: 'paused' };
   }
 
   if (labelsChanged) {
     const fields = { system: policy.system, policy };
-    if (previous === undefined) log.info(fields, `managing service ${name} for analysis system ${policy.system}`);
+    if (previous === undefined)
+      log.info(
+        { ...fields, explanation: `managing service ${name} for analysis system ${policy.system}` },
+        LOG.managed,
+      );
     else if (before === null || !before.autoscale || previous.status === 'other-mode')
-      log.info(fields, `service ${name} is managed again`);
-    else log.info(fields, `labels of service ${name} changed; they apply from this evaluation`);
+      log.info({ ...fields, explanation: `service ${name} is managed again` }, LOG.managedAgain);
+    else
+      log.info(
+        { ...fields, explanation: `labels of service ${name} changed; they apply from this evaluation` },
+        LOG.labelsChanged,
+      );
   }
 
   if (service.operation !== null) {
     if (previous?.status !== 'in-operation' || previous.operation !== service.operation) {
       log.warn(
-        { operation: service.operation },
-        `service ${name} is in the middle of an update or rollback (UpdateStatus.State ${service.operation}); not scaling it until that operation ends`,
+        { operation: service.operation, explanation: inOperationText(name, service.operation) },
+        LOG.inOperation,
       );
     }
     return { ...held, status: 'in-operation', operation: service.operation };
   }
   if (previous?.status === 'in-operation') {
-    log.info(`the update or rollback of service ${name} is over; scaling it again`);
+    log.info({ explanation: `the update or rollback of service ${name} is over; scaling it again` }, LOG.operationOver);
     memory.nextAt = Math.min(memory.nextAt, now);
   }
   if (previous !== undefined && isEvaluated(previous)) {
@@ -133,4 +155,9 @@ function syncOne(
     return { ...previous, ...held, status: previous.status } as ServiceRecord;
   }
   return { ...held, status: 'managed' };
+}
+
+/** The sentence of a service held by an operator's update or rollback. */
+export function inOperationText(name: string, state: string): string {
+  return `service ${name} is in the middle of an update or rollback (UpdateStatus.State ${state}); not scaling it until that operation ends`;
 }

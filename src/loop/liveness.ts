@@ -4,6 +4,7 @@
 // vanished instances, and, when RECOVER_STUCK_AFTER is set, deletes instances dead for that long
 // so that MASS 0.2/0.3 requeues their work.
 import type { Logger } from 'pino';
+import { LOG } from '../log-messages';
 import { instancesToRecover, judgeInstances, type LivenessResult, type LivenessState } from '../core/liveness';
 import type { MassFailure, SystemReading } from '../types';
 
@@ -108,8 +109,14 @@ export class LivenessBook {
       const aborted = result.abortedSinceLast + vanished;
       if (aborted > 0) {
         this.log.warn(
-          { system, aborted, died: result.abortedSinceLast, vanished },
-          `system ${system}: ${aborted} instance(s) with work died or vanished since the last reading; about ${aborted} analyses lost (the one each was working on)`,
+          {
+            system,
+            aborted,
+            died: result.abortedSinceLast,
+            vanished,
+            explanation: `system ${system}: ${aborted} instance(s) with work died or vanished since the last reading; about ${aborted} analyses lost (the one each was working on)`,
+          },
+          LOG.analysesAborted,
         );
         this.events.aborted?.(system, aborted);
       }
@@ -179,8 +186,15 @@ export class LivenessBook {
           if (this.saidDryRun.has(uuid)) continue;
           this.saidDryRun.add(uuid);
           this.log.info(
-            { system, instance: uuid, analyses: held.scheduled, deadForS, dryRun: true },
-            `dry run, not applied: delete instance ${uuid} of system ${system} (dead for ${deadForS}s, ${held.scheduled} analyses stuck) so MASS requeues its work`,
+            {
+              system,
+              instance: uuid,
+              analyses: held.scheduled,
+              deadForS,
+              dryRun: true,
+              explanation: `delete instance ${uuid} of system ${system} (dead for ${deadForS}s, ${held.scheduled} analyses stuck) so MASS requeues its work`,
+            },
+            LOG.dryRun,
           );
           continue;
         }
@@ -189,14 +203,24 @@ export class LivenessBook {
           if (outcome.error.kind === 'forbidden') {
             this.forbidden = true;
             this.log.error(
-              { system, instance: uuid, kind: outcome.error.kind },
-              `RECOVER_STUCK_AFTER: ${outcome.error.message}; no further deletions are tried until the daemon restarts`,
+              {
+                system,
+                instance: uuid,
+                kind: outcome.error.kind,
+                explanation: `RECOVER_STUCK_AFTER: ${outcome.error.message}; no further deletions are tried until the daemon restarts`,
+              },
+              LOG.recoveryStopped,
             );
             return;
           }
           this.log.warn(
-            { system, instance: uuid, kind: outcome.error.kind },
-            `cannot delete instance ${uuid} of system ${system} to requeue its work: ${outcome.error.message}; trying again next round`,
+            {
+              system,
+              instance: uuid,
+              kind: outcome.error.kind,
+              explanation: `cannot delete instance ${uuid} of system ${system} to requeue its work: ${outcome.error.message}; trying again next round`,
+            },
+            LOG.instanceNotDeleted,
           );
           continue;
         }
@@ -205,8 +229,15 @@ export class LivenessBook {
         book.report = { ...book.report, recoveredTotal: book.report.recoveredTotal + 1 };
         this.events.recovered?.(system);
         this.log.info(
-          { system, instance: uuid, analyses: held.scheduled, deadForS, alreadyGone: outcome.gone },
-          `deleted instance ${uuid} of system ${system} (dead for ${deadForS}s) so MASS requeues its ${held.scheduled} stuck analyses`,
+          {
+            system,
+            instance: uuid,
+            analyses: held.scheduled,
+            deadForS,
+            alreadyGone: outcome.gone,
+            explanation: `deleted instance ${uuid} of system ${system} (dead for ${deadForS}s) so MASS requeues its ${held.scheduled} stuck analyses`,
+          },
+          LOG.instanceDeleted,
         );
       }
     }
@@ -219,7 +250,8 @@ export class LivenessBook {
     const wasStuck = book.stuckKey !== '';
     book.stuckKey = key;
     if (stuck === 0 || stuckInstances.length === 0) {
-      if (wasStuck) this.log.info({ system }, `system ${system}: no work is stuck any more`);
+      if (wasStuck)
+        this.log.info({ system, explanation: `system ${system}: no work is stuck any more` }, LOG.workNoLongerStuck);
       return;
     }
     const fix =
@@ -227,8 +259,13 @@ export class LivenessBook {
         ? 'MASS 0.2/0.3 requeues it when the instances are deleted (RECOVER_STUCK_AFTER, or workers with delete_instance_on_exit)'
         : `instances dead for ${this.options.recoverStuckAfterMs / 1000}s are deleted so MASS 0.2/0.3 requeues it`;
     this.log.warn(
-      { system, stuck, instances: stuckInstances },
-      `system ${system}: ${stuck} analyses are stuck on ${stuckInstances.length} instance(s) judged dead (not counted as demand); ${fix}`,
+      {
+        system,
+        stuck,
+        instances: stuckInstances,
+        explanation: `system ${system}: ${stuck} analyses are stuck on ${stuckInstances.length} instance(s) judged dead (not counted as demand); ${fix}`,
+      },
+      LOG.workStuck,
     );
   }
 }

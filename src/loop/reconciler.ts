@@ -2,6 +2,7 @@
 // (evaluation), send the changes (updates). Depends on the MASS client and the swarm adapter
 // only through interfaces; the clock and randomness are passed in.
 import type { Logger } from 'pino';
+import { LOG } from '../log-messages';
 import { backoffDelay } from '../core/backoff';
 import type { PolicyDefaults } from '../labels';
 import type { Clock, DemandSource, ManagedService, MassErrorKind, SwarmTarget, SystemReading } from '../types';
@@ -82,7 +83,8 @@ export class Reconciler {
       } catch (error) {
         // A defect must not stop the scaling of every service: log it, wait, try again.
         crashes += 1;
-        this.log.error({ err: errorMessage(error) }, `round failed unexpectedly: ${errorMessage(error)}; retrying`);
+        const err = errorMessage(error);
+        this.log.error({ err, explanation: `round failed unexpectedly: ${err}; retrying` }, LOG.roundFailed);
         await this.clock.sleep(backoffDelay(crashes, 1000, this.options.retryMaxDelayMs, this.random()), signal);
         continue;
       }

@@ -3,9 +3,11 @@
 // update backs off like every other failure: doubling from DISCOVERY_INTERVAL to RETRY_MAX_DELAY.
 import { backoffDelay } from '../core/backoff';
 import { describeDecision } from '../core/decision';
+import { LOG } from '../log-messages';
 import type { SwarmTarget } from '../types';
 import type { PlannedUpdate } from './evaluation';
 import { updateFailureOver } from './evaluation';
+import { inOperationText } from './inventory';
 import type { FailureBook } from './failures';
 import type { ServiceTable } from './inventory';
 import { evaluatedBase, isEvaluated, updateFailureOf, type UpdateFailure } from './record';
@@ -74,12 +76,11 @@ async function applyOne(table: ServiceTable, plan: PlannedUpdate, ctx: UpdateCon
     r.memory.nextAt = now + retryAfterMs;
     const line = { ...fields, kind, err: message, failures: update.failures, retryInS: retryAfterMs / 1000 };
     if (previous === null || previous.kind !== kind) {
-      log.error(
-        line,
-        `Docker: could not scale ${r.name} to ${decision.desired}: ${message}; retrying with backoff up to RETRY_MAX_DELAY`,
-      );
+      const explanation = `Docker: could not scale ${r.name} to ${decision.desired}: ${message}; retrying with backoff up to RETRY_MAX_DELAY`;
+      log.error({ ...line, explanation }, LOG.scaleFailed);
     } else {
-      log.debug(line, `Docker: could not scale ${r.name} to ${decision.desired} (attempt ${update.failures})`);
+      const explanation = `Docker: could not scale ${r.name} to ${decision.desired} (attempt ${update.failures})`;
+      log.debug({ ...line, explanation }, LOG.scaleFailed);
     }
     table.set(r.id, { ...base, status: 'update-failing', update });
     return;
@@ -89,7 +90,7 @@ async function applyOne(table: ServiceTable, plan: PlannedUpdate, ctx: UpdateCon
   switch (outcome.kind) {
     case 'updated':
       ctx.failures.lastUpdateOkAt = now;
-      log.info({ ...fields, from: outcome.from, attempts: outcome.attempts }, text);
+      log.info({ ...fields, from: outcome.from, attempts: outcome.attempts, explanation: text }, LOG.scaled);
       ctx.events.scaled(r.name, outcome.to > outcome.from ? 'up' : 'down');
       table.set(r.id, {
         ...base,
@@ -99,21 +100,34 @@ async function applyOne(table: ServiceTable, plan: PlannedUpdate, ctx: UpdateCon
       });
       break;
     case 'unchanged':
-      log.info({ ...fields, replicas: outcome.replicas }, `${text} (already at ${outcome.replicas} replicas)`);
+      log.info(
+        { ...fields, replicas: outcome.replicas, explanation: `${text} (already at ${outcome.replicas} replicas)` },
+        LOG.alreadyScaled,
+      );
       table.set(r.id, { ...base, replicas: outcome.replicas, status: 'managed' });
       break;
     case 'gone':
-      log.warn(fields, `service ${r.name} was removed while being updated; forgetting it`);
+      log.warn(
+        { ...fields, explanation: `service ${r.name} was removed while being updated; forgetting it` },
+        LOG.removedWhileUpdating,
+      );
       table.delete(r.id);
       break;
     case 'not-replicated':
-      log.warn({ ...fields, mode: outcome.mode }, `service ${r.name} now runs in ${outcome.mode} mode; left alone`);
+      log.warn(
+        {
+          ...fields,
+          mode: outcome.mode,
+          explanation: `service ${r.name} now runs in ${outcome.mode} mode; left alone`,
+        },
+        LOG.otherMode,
+      );
       table.set(r.id, { ...base, mode: outcome.mode, status: 'other-mode' });
       break;
     case 'in-operation':
       log.warn(
-        { ...fields, operation: outcome.state },
-        `service ${r.name} is in the middle of an update or rollback (UpdateStatus.State ${outcome.state}); not scaling it until that operation ends`,
+        { ...fields, operation: outcome.state, explanation: inOperationText(r.name, outcome.state) },
+        LOG.inOperation,
       );
       table.set(r.id, { ...base, status: 'in-operation', operation: outcome.state });
       break;

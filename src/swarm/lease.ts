@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
+import { LOG } from '../log-messages';
 import type { Clock } from '../types';
 
 export const HOLDER_LABEL = 'com.mass.lease.holder';
@@ -173,20 +174,31 @@ export class SwarmLease {
       else if (this.lastWaitHolder !== step.holder) {
         this.lastWaitHolder = step.holder;
         this.log.info(
-          { lease: this.opts.name, holder: step.holder },
-          `lease ${this.opts.name} is held by ${step.holder}; standing by (taking over if it is not renewed for ${this.opts.ttlMs / 1000}s)`,
+          {
+            lease: this.opts.name,
+            holder: step.holder,
+            explanation: `lease ${this.opts.name} is held by ${step.holder}; standing by (taking over if it is not renewed for ${this.opts.ttlMs / 1000}s)`,
+          },
+          LOG.leaseStandingBy,
         );
       }
       this.lastOkAt = this.clock.now();
       this.lastError = null;
       if (this.failingKind !== null) {
-        this.log.info({ lease: this.opts.name }, `lease ${this.opts.name}: the Engine answers again`);
+        this.log.info(
+          { lease: this.opts.name, explanation: `lease ${this.opts.name}: the Engine answers again` },
+          LOG.leaseWorksAgain,
+        );
         this.failingKind = null;
       }
       if (step.kind === 'take' && this.holds() && step.from !== '') {
         this.log.warn(
-          { lease: this.opts.name, from: step.from },
-          `lease ${this.opts.name} taken over from ${step.from}, which did not renew it for ${this.opts.ttlMs / 1000}s`,
+          {
+            lease: this.opts.name,
+            from: step.from,
+            explanation: `lease ${this.opts.name} taken over from ${step.from}, which did not renew it for ${this.opts.ttlMs / 1000}s`,
+          },
+          LOG.leaseTakenOver,
         );
       }
     } catch (error) {
@@ -195,8 +207,13 @@ export class SwarmLease {
       if (this.failingKind !== kind) {
         this.failingKind = kind;
         this.log.error(
-          { lease: this.opts.name, kind, err: this.lastError },
-          `lease ${this.opts.name}: cannot read or renew it (${this.lastError}); this daemon does not act until it can`,
+          {
+            lease: this.opts.name,
+            kind,
+            err: this.lastError,
+            explanation: `lease ${this.opts.name}: cannot read or renew it (${this.lastError}); this daemon does not act until it can`,
+          },
+          LOG.leaseFailing,
         );
       }
     }
@@ -204,11 +221,18 @@ export class SwarmLease {
     if (after && !before) {
       this.lastWaitHolder = null;
       this.log.info(
-        { lease: this.opts.name, holder: this.holder },
-        `lease ${this.opts.name} acquired; this daemon acts`,
+        {
+          lease: this.opts.name,
+          holder: this.holder,
+          explanation: `lease ${this.opts.name} acquired; this daemon acts`,
+        },
+        LOG.leaseAcquired,
       );
     } else if (!after && before) {
-      this.log.warn({ lease: this.opts.name }, `lease ${this.opts.name} lost; this daemon stops acting`);
+      this.log.warn(
+        { lease: this.opts.name, explanation: `lease ${this.opts.name} lost; this daemon stops acting` },
+        LOG.leaseLost,
+      );
     }
     return after;
   }
@@ -220,9 +244,12 @@ export class SwarmLease {
       const record = await this.read();
       if (record?.holder === this.holder) await this.write(record.version, '');
       this.state = initialLeaseState;
-      this.log.info({ lease: this.opts.name }, `lease ${this.opts.name} released`);
+      this.log.info({ lease: this.opts.name, explanation: `lease ${this.opts.name} released` }, LOG.leaseReleased);
     } catch (error) {
-      this.log.warn({ lease: this.opts.name, err: explain(error) }, `lease ${this.opts.name}: could not release it`);
+      this.log.warn(
+        { lease: this.opts.name, err: explain(error), explanation: `lease ${this.opts.name}: could not release it` },
+        LOG.leaseNotReleased,
+      );
     }
   }
 

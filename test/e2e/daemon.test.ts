@@ -34,7 +34,10 @@ describe('daemon end to end: demand on MASS becomes replicas in a real swarm', (
     mass.setDemand(sysA, { due: 1 });
     await createTestService(docker, { name: a, replicas: 1, labels: fastLabels(sysA) });
     daemon = startDaemon({ API_KEY, MASS_SERVER_ADDRESS: mass.baseUrl });
-    await daemon.waitForLog(`managing ${a}`, (l) => l.msg === `managing service ${a} for analysis system ${sysA}`);
+    await daemon.waitForLog(
+      `managing ${a}`,
+      (l) => l.msg === 'service managed' && l.explanation === `managing service ${a} for analysis system ${sysA}`,
+    );
   });
 
   after(async () => {
@@ -48,7 +51,7 @@ describe('daemon end to end: demand on MASS becomes replicas in a real swarm', (
     await waitFor(`${a} at 3 replicas`, async () => (await desiredReplicas(docker, a)) === 3);
     const line = await daemon.waitForLog(
       'scale up line',
-      (l) => l.service === a && l.msg === 'scale up: demand 3.0 > 1 replicas',
+      (l) => l.service === a && l.msg === 'scaled' && l.explanation === 'scale up: demand 3.0 > 1 replicas',
     );
     assert.equal(line.due, 2);
     assert.equal(line.scheduledOnline, 1);
@@ -59,7 +62,7 @@ describe('daemon end to end: demand on MASS becomes replicas in a real swarm', (
     await waitFor(`${a} at 5 replicas`, async () => (await desiredReplicas(docker, a)) === 5);
     await daemon.waitForLog(
       'capped reason',
-      (l) => l.service === a && String(l.msg).includes('(capped at max_inst 5)'),
+      (l) => l.service === a && String(l.explanation).includes('(capped at max_inst 5)'),
     );
     // still 5 on the next evaluations, never above
     const evaluated = daemon.lines.length;
@@ -74,14 +77,17 @@ describe('daemon end to end: demand on MASS becomes replicas in a real swarm', (
     mass.setDemand(sysA, { due: 2 });
     const hold = await daemon.waitForLog(
       'hold while the window runs',
-      (l) => l.service === a && String(l.msg).startsWith('hold: demand 2.0 wants 2'),
+      (l) => l.service === a && l.msg === 'decision' && String(l.explanation).startsWith('hold: demand 2.0 wants 2'),
     );
     assert.equal(hold.current, 5);
     assert.equal(hold.desired, 5, 'held during the window');
     await waitFor(`${a} down to 2`, async () => (await desiredReplicas(docker, a)) === 2);
     const down = await daemon.waitForLog(
       'scale down reason',
-      (l) => l.service === a && l.msg === 'scale down: demand 2.0 held below 5 replicas for 4s',
+      (l) =>
+        l.service === a &&
+        l.msg === 'scaled' &&
+        l.explanation === 'scale down: demand 2.0 held below 5 replicas for 4s',
     );
     // Measured on the daemon's own clock: from its last evaluation that still wanted 5 replicas
     // to the scale-down, the whole 4 s window passed (less the moment between a decision and
@@ -106,23 +112,36 @@ describe('daemon end to end: demand on MASS becomes replicas in a real swarm', (
     await setServiceLabels(docker, b, { 'com.mass.max_inst': '2' });
     await daemon.waitForLog(
       'labels changed',
-      (l) => l.service === b && String(l.msg).startsWith(`labels of service ${b} changed`),
+      (l) =>
+        l.service === b &&
+        l.msg === 'labels changed' &&
+        String(l.explanation).startsWith(`labels of service ${b} changed`),
     );
     await waitFor(`${b} at 2 replicas`, async () => (await desiredReplicas(docker, b)) === 2);
   });
 
   test('a removed service is forgotten', async () => {
     await docker.getService(b).remove();
-    await daemon.waitForLog('forgotten', (l) => l.msg === `service ${b} is gone or no longer labelled; forgetting it`);
+    await daemon.waitForLog(
+      'forgotten',
+      (l) =>
+        l.msg === 'service forgotten' && l.explanation === `service ${b} is gone or no longer labelled; forgetting it`,
+    );
   });
 
   test('SIGINT (Ctrl-C): exit 0 within 5 s', async () => {
     const other = startDaemon({ API_KEY, MASS_SERVER_ADDRESS: mass.baseUrl, METRICS_PORT: 'off' });
-    await other.waitForLog('second daemon running', (l) => String(l.msg).startsWith('managing service'));
+    await other.waitForLog('second daemon running', (l) => l.msg === 'service managed');
     const result = await other.stop('SIGINT');
     assert.equal(result.code, 0);
     assert.ok(result.ms < 5000, `took ${result.ms} ms`);
-    assert.ok(other.lines.some((l) => l.msg === 'SIGINT received; finishing the current round and stopping'));
+    assert.ok(
+      other.lines.some(
+        (l) =>
+          l.msg === 'signal received: stopping' &&
+          l.explanation === 'SIGINT received; finishing the current round and stopping',
+      ),
+    );
   });
 
   test('SIGTERM: exit 0 within 5 s', async () => {

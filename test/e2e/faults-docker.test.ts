@@ -110,7 +110,7 @@ describe('the Docker Engine stopped and started again under a running daemon', (
     daemon = startDaemon({ API_KEY, MASS_SERVER_ADDRESS: mass.baseUrl, RETRY_MAX_DELAY: '2', HEALTH_MAX_AGE: '2' });
     await daemon.waitForLog(
       'a first reading',
-      (l) => l.service === svc && l.msg === 'steady: demand 2.0 matches 2 replicas',
+      (l) => l.service === svc && l.msg === 'decision' && l.explanation === 'steady: demand 2.0 matches 2 replicas',
     );
   });
 
@@ -126,8 +126,7 @@ describe('the Docker Engine stopped and started again under a running daemon', (
     const port = await daemon.httpPort();
     const pid = daemon.child.pid;
     const mark = daemon.lines.length;
-    const cannotList = () =>
-      daemon.lines.slice(mark).filter((l) => String(l.msg).startsWith('Docker: cannot list services'));
+    const cannotList = () => daemon.lines.slice(mark).filter((l) => l.msg === 'Docker: cannot list services');
     const dockerErrors = async () => {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       return [...text.matchAll(/^mass_autoscaler_docker_errors_total\{kind="[^"]+"\} (\d+)$/gm)].reduce(
@@ -142,10 +141,7 @@ describe('the Docker Engine stopped and started again under a running daemon', (
     mass.setDemand(system, { due: 4 });
     await daemon.waitForLog(
       'cannot list services: unreachable',
-      (l) =>
-        daemon.lines.indexOf(l) >= mark &&
-        String(l.msg).startsWith('Docker: cannot list services') &&
-        l.kind === 'unreachable',
+      (l) => daemon.lines.indexOf(l) >= mark && l.msg === 'Docker: cannot list services' && l.kind === 'unreachable',
     );
     const errorsAtLine = await dockerErrors();
     await waitFor(
@@ -163,17 +159,17 @@ describe('the Docker Engine stopped and started again under a running daemon', (
     // Unavailable desc = connection error: … control.sock: no such file or directory` — another
     // kind of failure (api-error) with a line of its own. One line per kind, not per attempt.
     const down = cannotList();
-    assert.ok(down.length <= 2, down.map((l) => l.msg).join('\n'));
+    assert.ok(down.length <= 2, down.map((l) => l.explanation).join('\n'));
     assert.equal(down.at(-1)!.kind, 'unreachable');
     assert.equal(down.at(-1)!.level, 50);
     assert.match(
-      String(down.at(-1)!.msg),
+      String(down.at(-1)!.explanation),
       /^Docker: cannot list services \(list services: Docker Engine unreachable \(.+\)\); holding every service as it is and retrying$/,
     );
     if (down.length === 2) {
-      assert.equal(down[0]!.kind, 'api-error', String(down[0]!.msg));
+      assert.equal(down[0]!.kind, 'api-error', String(down[0]!.explanation));
       assert.match(
-        String(down[0]!.msg),
+        String(down[0]!.explanation),
         /^Docker: cannot list services \(list services: HTTP \d{3}: .+\); holding every service as it is and retrying$/,
       );
     }
@@ -188,7 +184,8 @@ describe('the Docker Engine stopped and started again under a running daemon', (
       'reachable again',
       (l) =>
         daemon.lines.indexOf(l) >= mark &&
-        /^Docker: reachable again after \d+ failed attempt\(s\); resuming$/.test(String(l.msg)),
+        l.msg === 'Docker: reachable again' &&
+        /^Docker: reachable again after \d+ failed attempt\(s\); resuming$/.test(String(l.explanation)),
     );
     await waitFor(
       `${svc} scaled to the demand after dockerd is back`,
@@ -203,14 +200,10 @@ describe('the Docker Engine stopped and started again under a running daemon', (
       daemon.lines.every((l) => l.pid === undefined || l.pid === pid),
       'every line from the same process',
     );
-    assert.equal(
-      daemon.lines.filter((l) => String(l.msg).startsWith('mass-autoscaler starting')).length,
-      1,
-      'started once',
-    );
+    assert.equal(daemon.lines.filter((l) => l.msg === 'mass-autoscaler starting').length, 1, 'started once');
     // Coming back, the Engine may again answer with an error for a moment (api-error): at most one more line.
     const all = cannotList();
-    assert.ok(all.length <= 3, all.map((l) => l.msg).join('\n'));
+    assert.ok(all.length <= 3, all.map((l) => l.explanation).join('\n'));
     assert.ok(
       all.every((l, i) => i === 0 || l.kind !== all[i - 1]!.kind),
       `a new line only when the kind of failure changes: ${all.map((l) => l.kind).join(', ')}`,
@@ -269,11 +262,13 @@ describe('a service changed by others while the loop updates it (the loop with t
     assert.ok(
       log.lines.some(
         (l) =>
-          l.service === gone.name && l.msg === `service ${gone.name} was removed while being updated; forgetting it`,
+          l.service === gone.name &&
+          l.msg === 'service removed while being updated' &&
+          l.explanation === `service ${gone.name} was removed while being updated; forgetting it`,
       ),
-      log.messages().join('\n'),
+      log.texts().join('\n'),
     );
-    assert.ok(!log.lines.some((l) => l.level === 50), `no error: ${log.messages().join('\n')}`);
+    assert.ok(!log.lines.some((l) => l.level === 50), `no error: ${log.texts().join('\n')}`);
     assert.equal(await desiredReplicas(docker, kept.name), 3);
     assert.equal(reconciler.trackedCount(), 1);
   });
@@ -306,7 +301,9 @@ describe('a service changed by others while the loop updates it (the loop with t
     };
     assert.equal(after.Spec.Mode.Replicated.Replicas, 4, 'our change');
     assert.deepEqual(after.Spec.TaskTemplate.ContainerSpec.Env, ['A=1', 'OTHER_CLIENT=was-here'], 'their change');
-    const scaled = log.lines.find((l) => l.service === svc.name && l.msg === 'scale up: demand 4.0 > 1 replicas');
+    const scaled = log.lines.find(
+      (l) => l.service === svc.name && l.msg === 'scaled' && l.explanation === 'scale up: demand 4.0 > 1 replicas',
+    );
     // at least one retry (the swarm itself may bump the version of a new service once more)
     assert.ok(
       typeof scaled?.attempts === 'number' && scaled.attempts >= 2,
@@ -342,7 +339,7 @@ describe('SIGTERM in the middle of a round', () => {
     try {
       await daemon.waitForLog(
         `managing ${svc}`,
-        (l) => l.msg === `managing service ${svc} for analysis system ${system}`,
+        (l) => l.msg === 'service managed' && l.explanation === `managing service ${svc} for analysis system ${system}`,
       );
       await waitFor(
         'the round to be waiting on MASS',
@@ -351,7 +348,14 @@ describe('SIGTERM in the middle of a round', () => {
       const result = await daemon.stop('SIGTERM');
       assert.equal(result.code, 0, `exit code ${result.code} (signal ${result.signal})`);
       assert.ok(result.ms < 5000, `exited after ${result.ms} ms`);
-      assert.ok(daemon.lines.some((l) => l.msg === 'SIGTERM received; finishing the current round and stopping'));
+      assert.ok(
+        daemon.lines.some(
+          (l) =>
+            l.msg === 'signal received: stopping' &&
+            l.signal === 'SIGTERM' &&
+            l.explanation === 'SIGTERM received; finishing the current round and stopping',
+        ),
+      );
       // the round waiting on MASS was abandoned and the listener closed, not cut short by the exit deadline
       assert.ok(
         daemon.lines.some((l) => l.msg === 'stopped'),

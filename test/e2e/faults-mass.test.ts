@@ -49,7 +49,7 @@ async function healthz(port: number): Promise<{ code: number; reasons: string[] 
   return { code: res.status, reasons: body.reasons };
 }
 
-const isMassErrorLine = (l: LogLine) => l.level === 50 && String(l.msg).startsWith('MASS API:');
+const isMassErrorLine = (l: LogLine) => l.level === 50 && l.msg === 'MASS API: failing';
 
 describe('MASS failing in every way: no managed service loses a replica, the daemon recovers by itself', () => {
   let docker: Docker;
@@ -80,7 +80,10 @@ describe('MASS failing in every way: no managed service loses a replica, the dae
     port = await daemon.httpPort();
     await daemon.waitForLog(
       `a steady reading of ${a}`,
-      (l) => l.service === a && l.msg === `steady: demand ${HIGH}.0 matches ${HIGH} replicas`,
+      (l) =>
+        l.service === a &&
+        l.msg === 'decision' &&
+        l.explanation === `steady: demand ${HIGH}.0 matches ${HIGH} replicas`,
     );
   });
 
@@ -134,7 +137,10 @@ describe('MASS failing in every way: no managed service loses a replica, the dae
     );
     await daemon.waitForLog(
       `${c.kind} is over`,
-      (l) => daemon.lines.indexOf(l) >= mark && l.msg === `MASS API: ${c.kind} is over; readings are back`,
+      (l) =>
+        daemon.lines.indexOf(l) >= mark &&
+        l.msg === 'MASS API: failure over' &&
+        l.explanation === `MASS API: ${c.kind} is over; readings are back`,
     );
     const later = daemon.lines
       .slice(mark)
@@ -142,7 +148,7 @@ describe('MASS failing in every way: no managed service loses a replica, the dae
     assert.equal(
       later.length,
       1,
-      `no further error line once the fault cleared, got:\n${later.map((l) => l.msg).join('\n')}`,
+      `no further error line once the fault cleared, got:\n${later.map((l) => l.explanation).join('\n')}`,
     );
     assert.equal(daemon.child.exitCode, null, 'the daemon keeps running');
   }
@@ -150,7 +156,9 @@ describe('MASS failing in every way: no managed service loses a replica, the dae
   /** What must hold while the fault lasts. */
   async function duringFault(c: Case, mark: number, countedBefore: number): Promise<void> {
     const hold = (service: string, replicas: number) => (l: LogLine) =>
-      l.service === service && l.msg === `hold: no demand reading (${c.kind}); keeping ${replicas} replicas`;
+      l.service === service &&
+      l.msg === 'decision' &&
+      l.explanation === `hold: no demand reading (${c.kind}); keeping ${replicas} replicas`;
     // Stops early when A's replicas change: that is the failure this suite is about.
     const outcome = await waitFor(
       `${HOLDS} evaluations of ${a} without a reading (${c.kind})`,
@@ -172,12 +180,14 @@ describe('MASS failing in every way: no managed service loses a replica, the dae
     } else {
       const steadyB = `steady: demand ${B_STEADY}.0 matches ${B_STEADY} replicas`;
       await waitFor(`${b} still read while ${a} holds`, async () =>
-        daemon.lines.slice(mark).some((l) => l.service === b && l.msg === steadyB),
+        daemon.lines.slice(mark).some((l) => l.service === b && l.msg === 'decision' && l.explanation === steadyB),
       );
     }
     if (!c.hitsB) {
       assert.ok(
-        !daemon.lines.slice(mark).some((l) => l.service === b && String(l.msg).startsWith('hold: no demand reading')),
+        !daemon.lines
+          .slice(mark)
+          .some((l) => l.service === b && String(l.explanation).startsWith('hold: no demand reading')),
         `${b} got every reading`,
       );
     }
@@ -187,15 +197,20 @@ describe('MASS failing in every way: no managed service loses a replica, the dae
     // The swarm is shared: services of other suites are labelled too, and this daemon reads
     // their (unknown) systems as well. Failure lines are one per kind, whichever system they name.
     const errors = daemon.lines.slice(mark).filter((l) => isMassErrorLine(l) && l.kind === c.kind);
-    assert.equal(errors.length, 1, `one error line for ${c.kind}, got:\n${errors.map((l) => l.msg).join('\n')}`);
+    assert.equal(
+      errors.length,
+      1,
+      `one error line for ${c.kind}, got:\n${errors.map((l) => l.explanation).join('\n')}`,
+    );
     const ours = daemon.lines.slice(mark).filter((l) => isMassErrorLine(l) && (l.system === sysA || l.system === sysB));
     assert.ok(
       ours.every((l) => l.kind === c.kind),
-      `no other failure kind for our systems:\n${ours.map((l) => l.msg).join('\n')}`,
+      `no other failure kind for our systems:\n${ours.map((l) => l.explanation).join('\n')}`,
     );
-    assert.match(errors[0]!.msg, c.line);
-    assert.match(errors[0]!.msg, /affected services keep their replicas; retrying with backoff/);
-    assert.ok(!/[<>]/.test(errors[0]!.msg), `no HTML in the log line: ${errors[0]!.msg}`);
+    const explanation = String(errors[0]!.explanation);
+    assert.match(explanation, c.line);
+    assert.match(explanation, /affected services keep their replicas; retrying with backoff/);
+    assert.ok(!/[<>]/.test(JSON.stringify(errors[0])), `no HTML in the log line: ${explanation}`);
     assert.ok(
       (await massErrorsTotal(port, c.kind)) > countedBefore,
       `mass_errors_total{kind="${c.kind}"} counted the failures`,
@@ -245,12 +260,15 @@ describe('MASS failing in every way: no managed service loses a replica, the dae
             daemon.lines
               .slice(mark)
               .filter(
-                (l) => l.service === a && l.msg === `hold: no demand reading (forbidden); keeping ${HIGH} replicas`,
+                (l) =>
+                  l.service === a &&
+                  l.msg === 'decision' &&
+                  l.explanation === `hold: no demand reading (forbidden); keeping ${HIGH} replicas`,
               ).length >=
             HOLDS + 3,
           60_000,
         );
-        assert.equal(daemon.lines.filter((l) => /rejected the API key/.test(String(l.msg))).length, 1);
+        assert.equal(daemon.lines.filter((l) => /rejected the API key/.test(String(l.explanation))).length, 1);
       },
     });
     await waitFor('/healthz 200 once readings are back', async () => (await healthz(port)).code === 200);
@@ -309,7 +327,10 @@ describe('MASS failing in every way: no managed service loses a replica, the dae
   test('SIGTERM: exit 0; no plain-http warning for 127.0.0.1', async () => {
     const result = await daemon.stop('SIGTERM');
     assert.equal(result.code, 0);
-    assert.ok(!daemon.lines.some((l) => /unencrypted/.test(String(l.msg))), 'no warning for a loopback MASS address');
+    assert.ok(
+      !daemon.lines.some((l) => l.msg === 'MASS_SERVER_ADDRESS is plain http' || /unencrypted/.test(JSON.stringify(l))),
+      'no warning for a loopback MASS address',
+    );
   });
 });
 
@@ -321,11 +342,13 @@ describe('plain http:// to a non-loopback MASS host', () => {
       await daemon.httpPort();
       // a few discovery rounds later, still the one line
       await waitFor('three rounds', async () => (await roundsSeen(daemon)) >= 3);
-      const warnings = daemon.lines.filter((l) => /unencrypted/.test(String(l.msg)));
-      assert.equal(warnings.length, 1, warnings.map((l) => l.msg).join('\n'));
+      const warnings = daemon.lines.filter((l) => /unencrypted/.test(JSON.stringify(l)));
+      assert.equal(warnings.length, 1, warnings.map((l) => l.explanation).join('\n'));
       assert.equal(warnings[0]!.level, 40);
+      assert.equal(warnings[0]!.msg, 'MASS_SERVER_ADDRESS is plain http');
+      assert.equal(warnings[0]!.host, 'mass.invalid:8000');
       assert.equal(
-        warnings[0]!.msg,
+        warnings[0]!.explanation,
         'MASS_SERVER_ADDRESS uses plain http:// to mass.invalid:8000: the API key travels unencrypted; prefer https:// (a private CA can be given with NODE_EXTRA_CA_CERTS)',
       );
     } finally {

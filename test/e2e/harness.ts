@@ -8,9 +8,11 @@ export const ENTRY = join(__dirname, '..', '..', 'dist', 'autoscaler.js');
 /** Every line any daemon printed in this test process, to check that no secret leaked. */
 export const allOutput: string[] = [];
 
+/** A line of the daemon's log: a fixed message (`msg`), its details as fields, its sentence in `explanation`. */
 export interface LogLine {
   level: number;
   msg: string;
+  explanation?: string;
   [key: string]: unknown;
 }
 
@@ -77,10 +79,7 @@ export class Daemon {
 
   /** The port of the /metrics listener, from the start-up log line. */
   async httpPort(): Promise<number> {
-    const line = await this.waitForLog(
-      'listening line',
-      (l) => typeof l.port === 'number' && String(l.msg).startsWith('listening on'),
-    );
+    const line = await this.waitForLog('listening line', (l) => typeof l.port === 'number' && l.msg === 'listening');
     return line.port as number;
   }
 

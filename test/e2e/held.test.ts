@@ -90,7 +90,10 @@ describe('a refused update backs off, and /healthz says so', () => {
     // DISCOVERY_INTERVAL 0.5 s doubling to RETRY_MAX_DELAY 4 s, each wait between half and all of its step.
     const gaps = proxy.refused.slice(1).map((t, i) => t - proxy.refused[i]!);
     assert.ok(gaps.slice(0, 3).every((g) => g < 2500) && gaps.at(-1)! >= 2000, `gaps ${gaps.join(', ')} ms`);
-    const errors = daemon.lines.filter((l) => String(l.msg).startsWith(`Docker: could not scale ${svc} to 3:`));
+    const errors = daemon.lines.filter(
+      (l) =>
+        l.msg === 'Docker: could not scale' && String(l.explanation).startsWith(`Docker: could not scale ${svc} to 3:`),
+    );
     assert.equal(errors.length, 1, `one error line for ${proxy.refused.length} refused updates`);
     assert.equal(errors[0]!.level, 50);
 
@@ -110,8 +113,11 @@ describe('a refused update backs off, and /healthz says so', () => {
       `${svc} at 3 replicas once updates go through`,
       async () => (await desiredReplicas(docker, svc)) === 3,
     );
-    await daemon.waitForLog('end of the update failure', (l) =>
-      String(l.msg).startsWith(`Docker: updates of service ${svc} are no longer failing`),
+    await daemon.waitForLog(
+      'end of the update failure',
+      (l) =>
+        l.msg === 'Docker: scaling works again' &&
+        String(l.explanation).startsWith(`Docker: updates of service ${svc} are no longer failing`),
     );
     await waitFor('/healthz 200 again', async () => (await get(`${base}/healthz`)).status === 200);
     assert.equal((await statusOf(base, svc))?.status, 'managed');
@@ -167,19 +173,24 @@ describe('services in an operator’s operation, and jobs, are left alone', () =
       'job mode line',
       (l) =>
         l.service === job &&
-        String(l.msg) ===
+        l.msg === 'not a replicated service: left alone' &&
+        l.explanation ===
           `service ${job} runs in replicated-job mode; it is left alone (only replicated services are scaled)`,
     );
     assert.equal(line.mode, 'replicated-job');
     await daemon.waitForLog(
       `managing ${witness}`,
-      (l) => l.msg === `managing service ${witness} for analysis system ${sys}`,
+      (l) => l.msg === 'service managed' && l.explanation === `managing service ${witness} for analysis system ${sys}`,
     );
     assert.ok(
-      !daemon.lines.some((l) => l.service === job && /managing service|managed again|global mode/.test(String(l.msg))),
+      !daemon.lines.some(
+        (l) =>
+          l.service === job &&
+          (/^service managed/.test(l.msg) || /managing service|managed again|global mode/.test(String(l.explanation))),
+      ),
       daemon.lines
         .filter((l) => l.service === job)
-        .map((l) => l.msg)
+        .map((l) => l.explanation)
         .join('\n'),
     );
     assert.equal((await statusOf(base, job))?.status, 'replicated-job-mode');
@@ -213,7 +224,8 @@ describe('services in an operator’s operation, and jobs, are left alone', () =
       async () =>
         daemon.lines
           .slice(mark)
-          .filter((l) => l.service === witness && l.msg === 'steady: demand 5.0 matches 5 replicas').length >= 2,
+          .filter((l) => l.service === witness && l.explanation === 'steady: demand 5.0 matches 5 replicas').length >=
+        2,
     );
     const after = (await service.inspect()) as ServiceJson;
     assert.equal(after.Version.Index, held.Version.Index, 'no update was sent to the paused service');
@@ -224,7 +236,8 @@ describe('services in an operator’s operation, and jobs, are left alone', () =
       'hold line',
       (l) =>
         l.service === paused &&
-        String(l.msg).includes('(UpdateStatus.State paused); not scaling it until that operation ends'),
+        l.msg === 'update or rollback in progress: service held' &&
+        String(l.explanation).includes('(UpdateStatus.State paused); not scaling it until that operation ends'),
     );
 
     const shown = await statusOf(base, paused);
@@ -253,7 +266,10 @@ describe('services in an operator’s operation, and jobs, are left alone', () =
     );
     await daemon.waitForLog(
       'resume line',
-      (l) => l.service === paused && String(l.msg).includes('is over; scaling it again'),
+      (l) =>
+        l.service === paused &&
+        l.msg === 'update or rollback over: scaling again' &&
+        String(l.explanation).includes('is over; scaling it again'),
     );
   });
 

@@ -143,7 +143,9 @@ describe('operating the daemon', () => {
     await setServiceLabels(docker, svc, { 'com.mass.autoscale': 'false' });
     await daemon.waitForLog(
       'paused',
-      (l) => l.msg === `service ${svc} is paused (com.mass.autoscale=false); it is left as it is`,
+      (l) =>
+        l.msg === 'service paused' &&
+        l.explanation === `service ${svc} is paused (com.mass.autoscale=false); it is left as it is`,
     );
     mass.setDemand(sys, { due: 1 });
     await waitFor('paused in metrics', async () => {
@@ -156,14 +158,19 @@ describe('operating the daemon', () => {
     const before = await rounds();
     await waitFor('five more rounds', async () => (await rounds()) >= before + 5);
     assert.ok(
-      !daemon.lines.some((l) => l.service === svc && l.msg.startsWith('scale down')),
+      !daemon.lines.some(
+        (l) => l.service === svc && (l.msg === 'scaled' || String(l.explanation).startsWith('scale down')),
+      ),
       'no scale-down while paused',
     );
     const status = await runCli(['status', '--url', base]);
     assert.match(status.stdout, new RegExp(`^${svc}\\s+${sys}\\s+paused\\s+3`, 'm'));
     assert.equal(await desiredReplicas(docker, svc), 3);
     await setServiceLabels(docker, svc, { 'com.mass.autoscale': undefined });
-    await daemon.waitForLog('managed again', (l) => l.msg === `service ${svc} is managed again`);
+    await daemon.waitForLog(
+      'managed again',
+      (l) => l.msg === 'service managed again' && l.explanation === `service ${svc} is managed again`,
+    );
     await waitFor(`${svc} down to 1 after resuming`, async () => (await desiredReplicas(docker, svc)) === 1);
   });
 
@@ -196,17 +203,21 @@ describe('dry run', () => {
 
   test('DRY_RUN=true logs the decision, leaves the replicas, and says so in metrics and status', async () => {
     daemon = startDaemon({ API_KEY, MASS_SERVER_ADDRESS: mass.baseUrl, DRY_RUN: 'true' });
-    await daemon.waitForLog('start line says dry run', (l) => String(l.msg).includes('DRY RUN mode'));
+    await daemon.waitForLog(
+      'start line says dry run',
+      (l) => l.msg === 'mass-autoscaler starting' && String(l.explanation).includes('DRY RUN mode'),
+    );
     const decision = await daemon.waitForLog(
       'dry-run decision',
-      (l) => l.service === svc && l.msg === 'dry run, not applied: scale up: demand 4.0 > 1 replicas',
+      (l) =>
+        l.service === svc && l.msg === 'dry run: not applied' && l.explanation === 'scale up: demand 4.0 > 1 replicas',
     );
     assert.equal(decision.desired, 4);
     // a second evaluation proves the first one did not apply anything either
     const count = daemon.lines.length;
     await daemon.waitForLog(
       'second dry-run decision',
-      (l) => daemon.lines.indexOf(l) >= count && l.service === svc && String(l.msg).startsWith('dry run, not applied'),
+      (l) => daemon.lines.indexOf(l) >= count && l.service === svc && l.msg === 'dry run: not applied',
     );
     assert.equal(await desiredReplicas(docker, svc), 1);
     const port = await daemon.httpPort();

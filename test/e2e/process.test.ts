@@ -59,14 +59,21 @@ describe('SIGHUP', () => {
       const port = await daemon.httpPort();
       await daemon.waitForLog(
         `managing ${svc}`,
-        (l) => l.msg === `managing service ${svc} for analysis system ${system}`,
+        (l) => l.msg === 'service managed' && l.explanation === `managing service ${svc} for analysis system ${system}`,
       );
       const result = await daemon.stop('SIGHUP');
       assert.equal(result.code, 0, `exit code ${result.code} (signal ${result.signal})`);
       assert.equal(result.signal, null);
       assert.ok(result.ms < 5000, `exited after ${result.ms} ms`);
       const msgs = daemon.lines.map((l) => l.msg);
-      assert.ok(msgs.includes('SIGHUP received; finishing the current round and stopping'), msgs.join('\n'));
+      assert.ok(
+        daemon.lines.some(
+          (l) =>
+            l.msg === 'signal received: stopping' &&
+            l.explanation === 'SIGHUP received; finishing the current round and stopping',
+        ),
+        msgs.join('\n'),
+      );
       // the orderly end, not the exit deadline: the listener was closed and `stopped` logged
       assert.ok(msgs.includes('stopped'), msgs.slice(-3).join('\n'));
       assert.ok(!msgs.includes('round did not finish in time; abandoning it'), msgs.slice(-3).join('\n'));

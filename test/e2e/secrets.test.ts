@@ -55,7 +55,8 @@ describe('the API key never appears in the output, even when MASS echoes it back
     port = await daemon.httpPort();
     await daemon.waitForLog(
       'a first reading',
-      (l) => l.service === `${prefix}-a` && String(l.msg).startsWith('steady: demand 1.0'),
+      (l) =>
+        l.service === `${prefix}-a` && l.msg === 'decision' && String(l.explanation).startsWith('steady: demand 1.0'),
     );
   });
 
@@ -134,7 +135,10 @@ describe('the API key never appears in the output, even when MASS echoes it back
       }
       await daemon.waitForLog(
         `${e.kind} is over`,
-        (l) => daemon.lines.indexOf(l) >= mark && l.msg === `MASS API: ${e.kind} is over; readings are back`,
+        (l) =>
+          daemon.lines.indexOf(l) >= mark &&
+          l.msg === 'MASS API: failure over' &&
+          l.explanation === `MASS API: ${e.kind} is over; readings are back`,
       );
       for (const l of daemon.lines.slice(mark)) {
         const text = JSON.stringify(l);
@@ -147,10 +151,9 @@ describe('the API key never appears in the output, even when MASS echoes it back
   async function throughEcho(e: (typeof echoes)[number], mark: number): Promise<void> {
     const line = await daemon.waitForLog(
       `${e.kind} line`,
-      (l) =>
-        daemon.lines.indexOf(l) >= mark && l.level === 50 && l.kind === e.kind && String(l.msg).startsWith('MASS API:'),
+      (l) => daemon.lines.indexOf(l) >= mark && l.level === 50 && l.kind === e.kind && l.msg === 'MASS API: failing',
     );
-    assert.match(line.msg, e.line);
+    assert.match(String(line.explanation), e.line);
     const health = await waitFor('/healthz quoting the failure', async () => {
       const res = await fetch(`http://127.0.0.1:${port}/healthz`);
       const text = await res.text();

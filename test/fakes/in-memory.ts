@@ -115,13 +115,24 @@ export class FakeSwarm implements SwarmTarget {
 export interface CapturedLog {
   logger: Logger;
   lines: Record<string, unknown>[];
+  /** the fixed message (`msg`) of every line */
   messages(): string[];
+  /** the sentence (field `explanation`) of every line with the message `msg` */
+  said(msg: string): string[];
+  /** the sentence of every line: its `explanation`, or its message when the line has none */
+  texts(): string[];
 }
 
 export function captureLogger(level = 'debug'): CapturedLog {
   const lines: Record<string, unknown>[] = [];
   const logger = pino({ level }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
-  return { logger, lines, messages: () => lines.map((l) => String(l.msg)) };
+  return {
+    logger,
+    lines,
+    messages: () => lines.map((l) => String(l.msg)),
+    said: (msg) => lines.filter((l) => l.msg === msg).map((l) => String(l.explanation)),
+    texts: () => lines.map((l) => String(l.explanation ?? l.msg)),
+  };
 }
 
 /** The label defaults of SPEC.md (the policy fixture without its system). */

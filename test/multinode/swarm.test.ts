@@ -44,7 +44,11 @@ async function statusOf(daemon: Daemon, service: string) {
   return { service: doc.services.find((s) => s.name === service), lease: doc.lease };
 }
 
-const isScaleLine = (service: string) => (l: LogLine) => l.service === service && /^scale (up|down)/.test(l.msg);
+/** A replica count sent to Swarm (a line `scaled`, or `already at the desired count`). */
+const isScaleLine = (service: string) => (l: LogLine) =>
+  l.service === service &&
+  (l.msg === 'scaled' || l.msg === 'already at the desired count') &&
+  /^scale (up|down)/.test(String(l.explanation));
 
 describe('the daemon on a multi-node swarm', { timeout: 900_000 }, () => {
   let nodes: Node[];
@@ -119,7 +123,10 @@ describe('the daemon on a multi-node swarm', { timeout: 900_000 }, () => {
     const lead = await leader();
     daemonNode = nodes.find((n) => n.role === 'manager' && n.name !== lead)!.name;
     daemon = launch({ DOCKER_HOST: node(daemonNode).host, LEASE: 'off', RETRY_MAX_DELAY: '2' });
-    await daemon.waitForLog(`managing ${svc}`, (l) => l.msg === `managing service ${svc} for analysis system ${sys}`);
+    await daemon.waitForLog(
+      `managing ${svc}`,
+      (l) => l.msg === 'service managed' && l.explanation === `managing service ${svc} for analysis system ${sys}`,
+    );
   });
 
   after(async () => {
@@ -257,13 +264,13 @@ describe('the daemon on a multi-node swarm', { timeout: 900_000 }, () => {
       90_000,
     );
     await daemon.waitForLog('scale up after the election', (l) => isScaleLine(svc)(l) && l.desired === 5, 30_000);
-    const errors = daemon.lines.slice(before).filter((l) => String(l.msg).startsWith('Docker: cannot list services'));
+    const errors = daemon.lines.slice(before).filter((l) => l.msg === 'Docker: cannot list services');
     const kinds = errors.map((l) => l.kind);
-    console.log(`# while the leader was lost: ${JSON.stringify(errors.map((l) => l.msg))}`);
+    console.log(`# while the leader was lost: ${JSON.stringify(errors.map((l) => l.explanation))}`);
     assert.equal(
       new Set(kinds).size,
       kinds.length,
-      `one line per failure kind, got ${JSON.stringify(errors.map((l) => l.msg))}`,
+      `one line per failure kind, got ${JSON.stringify(errors.map((l) => l.explanation))}`,
     );
     assert.equal(daemon.child.exitCode, null, 'no restart');
     script('start-node', lead);
@@ -285,8 +292,11 @@ describe('the daemon on a multi-node swarm', { timeout: 900_000 }, () => {
     const managers = nodes.filter((n) => n.role === 'manager').map((n) => n.name);
     const a = launch(env(node(managers[0]!).host));
     const b = launch(env(node(managers[1]!).host));
-    const acquired = (l: LogLine) => l.msg === `lease ${lease} acquired; this daemon acts`;
-    const standing = (l: LogLine) => String(l.msg).startsWith(`lease ${lease} is held by`);
+    const acquired = (l: LogLine) =>
+      l.msg === 'lease acquired' && l.lease === lease && l.explanation === `lease ${lease} acquired; this daemon acts`;
+    const standing = (l: LogLine) =>
+      l.msg === 'lease held by another daemon: standing by' &&
+      String(l.explanation).startsWith(`lease ${lease} is held by`);
     const first = await Promise.any([a.waitForLog('a acquires', acquired), b.waitForLog('b acquires', acquired)]);
     const [holder, standby] = a.lines.includes(first) ? [a, b] : [b, a];
     await standby.waitForLog('the other stands by', standing);
@@ -300,7 +310,7 @@ describe('the daemon on a multi-node swarm', { timeout: 900_000 }, () => {
     assert.ok(holder.lines.filter(isScaleLine(svc)).length >= 2, 'the holder scaled');
     assert.deepEqual(standby.lines.filter(isScaleLine(svc)), [], 'the standby never scaled');
     assert.equal(
-      standby.lines.filter((l) => String(l.msg).startsWith('managing service')).length,
+      standby.lines.filter((l) => l.msg === 'service managed').length,
       0,
       'the standby does not even run rounds',
     );
@@ -337,8 +347,11 @@ describe('the daemon on a multi-node swarm', { timeout: 900_000 }, () => {
   test('5. DOCKER_HOST of a worker: one clear line, /healthz 503, retry, recovery after docker node promote', async () => {
     const lease = `${prefix}-lease5`;
     const d = launch({ DOCKER_HOST: node('n4').host, LEASE: lease, LEASE_TTL: '3', HEALTH_MAX_AGE: '2' });
-    const line = await d.waitForLog('not a manager line', (l) => /not a swarm manager/.test(String(l.msg)));
-    console.log(`# pointed at a worker: ${String(line.msg)}`);
+    const line = await d.waitForLog(
+      'not a manager line',
+      (l) => l.msg === 'lease: cannot read or renew it' && /not a swarm manager/.test(String(l.explanation)),
+    );
+    console.log(`# pointed at a worker: ${String(line.explanation)}`);
     assert.equal(line.kind, 'not-a-manager');
     assert.equal(line.level, 50);
     const bad = await waitFor('/healthz 503', async () => {
@@ -348,7 +361,7 @@ describe('the daemon on a multi-node swarm', { timeout: 900_000 }, () => {
     assert.match(bad.body, /not a swarm manager/);
     // It keeps trying (a lease read every second) without a line per attempt: let three go by.
     await waitFor('three more lease periods', async () => Date.now() - (line.time as number) > 3000);
-    assert.equal(d.lines.filter((l) => /not a swarm manager/.test(String(l.msg))).length, 1);
+    assert.equal(d.lines.filter((l) => /not a swarm manager/.test(String(l.explanation))).length, 1);
 
     const n4Id = [...nodeNames].find(([, name]) => name === 'n4')![0];
     const manager = nodes.find((n) => n.role === 'manager')!;
@@ -356,12 +369,12 @@ describe('the daemon on a multi-node swarm', { timeout: 900_000 }, () => {
     assert.equal(promoted.status, 0, promoted.stderr);
     await d.waitForLog(
       'lease acquired after promotion',
-      (l) => l.msg === `lease ${lease} acquired; this daemon acts`,
+      (l) => l.msg === 'lease acquired' && l.explanation === `lease ${lease} acquired; this daemon acts`,
       90_000,
     );
     await d.waitForLog(
       `managing ${svc}`,
-      (l) => l.msg === `managing service ${svc} for analysis system ${sys}`,
+      (l) => l.msg === 'service managed' && l.explanation === `managing service ${svc} for analysis system ${sys}`,
       60_000,
     );
     await waitFor('/healthz 200', async () => (await health(d)).status === 200, 60_000);

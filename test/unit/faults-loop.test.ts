@@ -163,7 +163,7 @@ describe('retry backoff while MASS fails', () => {
     );
     assert.equal(mass.asked.length, asked, 'no MASS reading is acted on while the services cannot be listed');
     assert.equal(s.replicas, 4);
-    assert.equal(log.messages().filter((m) => m.startsWith('Docker: cannot list services')).length, 1);
+    assert.equal(log.said('Docker: cannot list services').length, 1);
   });
 });
 
@@ -240,18 +240,18 @@ describe('a restart never shrinks a service', () => {
         swarm.scaleCalls,
         [],
         log
-          .messages()
+          .texts()
           .filter((m) => !m.startsWith('steady'))
           .join('\n'),
       );
       assert.equal(s.replicas, row.replicas);
       assert.ok(
         log
-          .messages()
+          .said('decision')
           .includes(
             `steady: demand ${row.demand.toFixed(1)}${row.extra['com.mass.requests_per_instance'] ? ` (${row.extra['com.mass.requests_per_instance']} per replica)` : ''} matches ${row.replicas} replicas`,
           ),
-        log.messages().slice(0, 5).join('\n'),
+        log.texts().slice(0, 5).join('\n'),
       );
     });
   }
@@ -300,7 +300,7 @@ describe('a restart never shrinks a service', () => {
     assert.deepEqual(swarm.scaleCalls, []);
     assert.equal(a.replicas, 5);
     assert.equal(b.replicas, 2);
-    assert.equal(log.messages().filter((m) => m.includes('rejected the API key')).length, 1);
+    assert.equal(log.said('MASS API: failing').filter((m) => m.includes('rejected the API key')).length, 1);
   });
 });
 
@@ -411,9 +411,9 @@ describe('bad labels, at the loop level', () => {
       assert.equal(bad.replicas, 2);
       assert.ok(!swarm.scaleCalls.some((call) => call.id === bad.id), 'the bad service was never scaled');
       assert.equal(good.replicas, 9, 'the other service is scaled');
-      const reports = log.lines.filter((l) => String(l.msg).includes('has bad labels'));
+      const reports = log.lines.filter((l) => l.msg === 'bad labels: service left alone');
       assert.equal(reports.length, 1, 'reported once, not every round');
-      const msg = String(reports[0]!.msg);
+      const msg = String(reports[0]!.explanation);
       assert.ok(msg.startsWith('service bad-svc has bad labels'), msg);
       assert.ok(
         msg.includes(`${c.label}=${JSON.stringify(c.value)} `),
@@ -439,7 +439,7 @@ describe('bad labels, at the loop level', () => {
     s.labels[LABEL_NAMES.maxInst] = '10';
     await runFor(10);
     assert.equal(s.replicas, 1, 'fixed labels apply again');
-    const reports = log.messages().filter((m) => m.includes('has bad labels'));
+    const reports = log.said('bad labels: service left alone').filter((m) => m.includes('has bad labels'));
     assert.equal(reports.length, 2, reports.join('\n'));
     assert.match(reports[0]!, /com\.mass\.max_inst="many" is not a number/);
     assert.match(reports[1]!, /com\.mass\.max_inst="0\.5" must be a whole number/);
@@ -541,12 +541,17 @@ describe('memory stays bounded', () => {
     await runFor(10);
     assert.equal(reconciler.failingSystemsCount(), 0);
     assert.ok(
-      log.messages().includes('MASS API: server-error no longer affects any managed service'),
-      log.messages().join('\n'),
+      log
+        .said('MASS API: failure no longer affects any service')
+        .includes('MASS API: server-error no longer affects any managed service'),
+      log.texts().join('\n'),
     );
     // managed again, still failing: a new line for the new occurrence
     delete a.labels['com.mass.autoscale'];
     await runFor(10);
-    assert.equal(log.messages().filter((m) => m.startsWith('MASS API: GET analysis_request/?...: 500')).length, 2);
+    assert.equal(
+      log.said('MASS API: failing').filter((m) => m.startsWith('MASS API: GET analysis_request/?...: 500')).length,
+      2,
+    );
   });
 });

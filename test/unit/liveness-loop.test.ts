@@ -87,9 +87,13 @@ describe('liveness in the loop', () => {
     const reading = log.lines.filter((l) => l.service === 'a' && typeof l.demand === 'number').at(-1)!;
     assert.equal(reading.demand, 2, 'the 30 analyses on the dead instance are not demand');
     assert.equal(reading.stuckOffline, 30);
-    const stuckLines = () => log.lines.filter((l) => /analyses are stuck/.test(String(l.msg)));
+    const stuckLines = () => log.lines.filter((l) => l.msg === 'work stuck');
     assert.equal(stuckLines().length, 1);
-    assert.match(String(stuckLines()[0]!.msg), /system sa: 30 analyses are stuck on 1 instance\(s\) judged dead/);
+    assert.match(
+      String(stuckLines()[0]!.explanation),
+      /system sa: 30 analyses are stuck on 1 instance\(s\) judged dead/,
+    );
+    assert.deepEqual([stuckLines()[0]!.system, stuckLines()[0]!.stuck], ['sa', 30]);
     assert.deepEqual(reconciler.systemsSnapshot()[0]!.stuckInstances, ['ghost']);
     // A second dead instance: one more line; then the same picture: no more lines.
     mass.instances.get('sa')!.push({ uuid: 'ghost2', lastSeen: now - 3 * WINDOW, scheduled: 4 });
@@ -128,7 +132,7 @@ describe('liveness in the loop', () => {
     mass.instances.set('sa', [{ uuid: 'a2', lastSeen: clock.now(), scheduled: 0 }]);
     await runFor(10);
     assert.equal(reconciler.systemsSnapshot()[0]!.abortedTotal, 1);
-    assert.ok(log.messages().some((m) => /1 instance\(s\) with work died or vanished/.test(m)));
+    assert.ok(log.said('analyses aborted').some((m) => /1 instance\(s\) with work died or vanished/.test(m)));
   });
 });
 
@@ -156,7 +160,7 @@ describe('RECOVER_STUCK_AFTER', () => {
     const { remover, early, log, reconciler } = await recoveryRun();
     assert.deepEqual(early, [], 'not before RECOVER_STUCK_AFTER');
     assert.deepEqual(remover.deleted, ['dead']);
-    const lines = log.messages().filter((m) => /^deleted instance/.test(m));
+    const lines = log.said('instance deleted');
     assert.equal(lines.length, 1);
     assert.match(
       lines[0]!,
@@ -169,7 +173,7 @@ describe('RECOVER_STUCK_AFTER', () => {
   test('DRY_RUN: says once what it would delete, deletes nothing', async () => {
     const { remover, log } = await recoveryRun({ dryRun: true });
     assert.deepEqual(remover.deleted, []);
-    assert.equal(log.messages().filter((m) => /^dry run, not applied: delete instance dead/.test(m)).length, 1);
+    assert.equal(log.said('dry run: not applied').filter((m) => /^delete instance dead/.test(m)).length, 1);
   });
 
   test('a 403: said once, clearly, and no more attempts', async () => {
@@ -179,10 +183,11 @@ describe('RECOVER_STUCK_AFTER', () => {
     };
     const { remover, log } = await recoveryRun({ failure });
     assert.deepEqual(remover.deleted, []);
-    const lines = log.lines.filter((l) => /RECOVER_STUCK_AFTER: DELETE/.test(String(l.msg)));
+    const lines = log.lines.filter((l) => l.msg === 'recovery stopped');
     assert.equal(lines.length, 1);
     assert.equal(lines[0]!.level, 50);
-    assert.match(String(lines[0]!.msg), /needs an admin API key; no further deletions are tried/);
+    assert.match(String(lines[0]!.explanation), /^RECOVER_STUCK_AFTER: DELETE/);
+    assert.match(String(lines[0]!.explanation), /needs an admin API key; no further deletions are tried/);
   });
 
   test('the older server: only reported (deleting there orphans the work)', async () => {

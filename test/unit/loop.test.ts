@@ -98,7 +98,10 @@ describe('a refused update backs off like every other failure', () => {
     // base DISCOVERY_INTERVAL 2 s, doubled per failure, capped at 30 s, jitter 0.5 → ¾ of each step
     assert.deepEqual(gaps.slice(0, 6), [1500, 3000, 6000, 12_000, 22_500, 22_500]);
     assert.ok(attempts.length < 20, `${attempts.length} attempts in 300 s`);
-    const errors = log.lines.filter((l) => String(l.msg).startsWith('Docker: could not scale a to 9:'));
+    const errors = log.lines.filter(
+      (l) => l.msg === 'Docker: could not scale' && String(l.explanation).startsWith('Docker: could not scale a to 9:'),
+    );
+    assert.ok(errors.every((l) => l.level === 50));
     assert.equal(errors.length, 1, 'one error line for the failure kind, however many attempts');
     const snap = reconciler.snapshot()[0]!;
     assert.equal(snap.status, 'update-failing');
@@ -110,7 +113,7 @@ describe('a refused update backs off like every other failure', () => {
     swarm.updateError = null;
     await runFor(60);
     assert.equal(swarm.services.get('id-a')?.replicas, 9);
-    assert.equal(log.messages().filter((m) => m.includes('are no longer failing')).length, 1);
+    assert.equal(log.said('Docker: scaling works again').filter((m) => m.includes('are no longer failing')).length, 1);
     assert.equal(reconciler.snapshot()[0]?.status, 'managed');
     assert.equal(healthVerdict(reconciler.health(), clock.now(), HEALTH_MAX_AGE_MS).ok, true);
   });
@@ -141,15 +144,19 @@ describe('services that are not the autoscaler’s to touch', () => {
     assert.equal(swarm.scaleCalls.length, 0);
     assert.equal(reconciler.snapshot()[0]?.status, 'in-operation');
     assert.equal(reconciler.snapshot()[0]?.operation, 'paused');
-    assert.equal(log.messages().filter((m) => m.includes('in the middle of an update or rollback')).length, 1);
+    const held = () => log.said('update or rollback in progress: service held');
+    assert.equal(held().filter((m) => m.includes('in the middle of an update or rollback')).length, 1);
     assert.equal(reconciler.health().massIdle, true, 'a held service needs no reading');
     s.operation = 'rollback_paused';
     await runFor(10);
-    assert.equal(log.messages().filter((m) => m.includes('UpdateStatus.State rollback_paused')).length, 1);
+    assert.equal(held().filter((m) => m.includes('UpdateStatus.State rollback_paused')).length, 1);
     s.operation = null;
     await runFor(10);
     assert.equal(swarm.services.get('id-a')?.replicas, 9);
-    assert.equal(log.messages().filter((m) => m.includes('is over; scaling it again')).length, 1);
+    assert.equal(
+      log.said('update or rollback over: scaling again').filter((m) => m.includes('is over; scaling it again')).length,
+      1,
+    );
     assert.equal(reconciler.snapshot()[0]?.status, 'managed');
   });
 
@@ -165,7 +172,9 @@ describe('services that are not the autoscaler’s to touch', () => {
     await reconciler.round();
     assert.equal(swarm.services.get('id-a')?.replicas, 3);
     assert.equal(reconciler.snapshot()[0]?.status, 'in-operation');
-    assert.ok(log.messages().some((m) => m.includes('UpdateStatus.State updating')));
+    assert.ok(
+      log.said('update or rollback in progress: service held').some((m) => m.includes('UpdateStatus.State updating')),
+    );
   });
 
   for (const mode of ['replicated-job', 'global-job', 'global'] as const) {
@@ -176,8 +185,10 @@ describe('services that are not the autoscaler’s to touch', () => {
       mass.demand.set('sa', 9);
       await runFor(30);
       assert.equal(swarm.scaleCalls.length, 0);
-      assert.equal(log.messages().filter((m) => m.includes(`runs in ${mode} mode`)).length, 1);
-      assert.ok(!log.messages().some((m) => m.startsWith('managing service')), log.messages().join('\n'));
+      const said = log.said('not a replicated service: left alone');
+      assert.equal(said.filter((m) => m.includes(`runs in ${mode} mode`)).length, 1);
+      assert.ok(!log.messages().some((m) => m.startsWith('service managed')), log.texts().join('\n'));
+      assert.ok(!log.texts().some((m) => m.startsWith('managing service')), log.texts().join('\n'));
       assert.equal(reconciler.snapshot()[0]?.status, `${mode}-mode`);
       assert.equal(reconciler.snapshot()[0]?.mode, mode);
     });

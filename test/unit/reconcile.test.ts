@@ -17,8 +17,9 @@ describe('reconciler', () => {
     mass.demand.set('ssdeep', 7);
     await runFor(1);
     assert.equal(swarm.services.get('id-ssdeep-svc')?.replicas, 7);
-    const line = log.lines.find((l) => l.msg === 'scale up: demand 7.0 > 3 replicas');
-    assert.ok(line, log.messages().join('\n'));
+    const line = log.lines.find((l) => l.explanation === 'scale up: demand 7.0 > 3 replicas');
+    assert.ok(line, log.texts().join('\n'));
+    assert.equal(line.msg, 'scaled', 'a fixed message; the sentence is the field explanation');
     assert.equal(line.service, 'ssdeep-svc');
     assert.equal(line.due, 7);
     assert.equal(line.current, 3);
@@ -36,12 +37,12 @@ describe('reconciler', () => {
     };
     await runFor(600);
     assert.equal(swarm.services.get('id-a')?.replicas, 6);
-    assert.equal(log.messages().filter((m) => m.includes('API key was rejected')).length, 1);
+    assert.equal(log.said('MASS API: failing').filter((m) => m.includes('API key was rejected')).length, 1);
     mass.failAll = null;
     mass.demand.set('sa', 2);
     await runFor(60);
     assert.equal(swarm.services.get('id-a')?.replicas, 2, 'recovers by itself once MASS answers again');
-    assert.ok(log.messages().some((m) => m.includes('forbidden is over')));
+    assert.ok(log.said('MASS API: failure over').some((m) => m.includes('forbidden is over')));
   });
 
   test('one system failing holds only that system', async () => {
@@ -65,7 +66,7 @@ describe('reconciler', () => {
     await runFor(120);
     assert.equal(swarm.services.get('id-bad')?.replicas, 2);
     assert.equal(swarm.services.get('id-good')?.replicas, 9);
-    const reports = log.messages().filter((m) => m.includes('bad labels'));
+    const reports = log.said('bad labels: service left alone');
     assert.equal(reports.length, 1);
     assert.match(reports[0]!, /service bad .*com\.mass\.min_inst="-2" must be at least 0/);
     assert.deepEqual(reconciler.snapshot().find((s) => s.name === 'bad')?.status, 'invalid-labels');
@@ -80,7 +81,7 @@ describe('reconciler', () => {
     mass.demand.set('sa', 9);
     await runFor(60);
     assert.equal(swarm.scaleCalls.length, 0);
-    assert.equal(log.messages().filter((m) => m.includes('global mode')).length, 1);
+    assert.equal(log.said('not a replicated service: left alone').filter((m) => m.includes('global mode')).length, 1);
   });
 
   test('dry run decides and logs but never updates', async () => {
@@ -89,7 +90,7 @@ describe('reconciler', () => {
     mass.demand.set('sa', 8);
     await runFor(30);
     assert.equal(swarm.scaleCalls.length, 0);
-    assert.ok(log.messages().some((m) => m === 'dry run, not applied: scale up: demand 8.0 > 3 replicas'));
+    assert.ok(log.said('dry run: not applied').some((m) => m === 'scale up: demand 8.0 > 3 replicas'));
   });
 
   test('com.mass.autoscale=false pauses a service; removing the label resumes it', async () => {
@@ -113,11 +114,11 @@ describe('reconciler', () => {
     mass.demand.set('sa', 10);
     await runFor(120);
     assert.equal(s.replicas, 3);
-    assert.equal(log.messages().filter((m) => m.startsWith('Docker: cannot list services')).length, 1);
+    assert.equal(log.said('Docker: cannot list services').length, 1);
     swarm.listError = null;
     await runFor(60);
     assert.equal(s.replicas, 10);
-    assert.ok(log.messages().some((m) => m.startsWith('Docker: reachable again')));
+    assert.ok(log.said('Docker: reachable again').some((m) => m.startsWith('Docker: reachable again after')));
   });
 
   test('a service removed while being updated is logged and forgotten', async () => {
@@ -126,7 +127,7 @@ describe('reconciler', () => {
     mass.demand.set('sa', 9);
     swarm.scale = async () => ({ kind: 'gone' });
     await reconciler.round();
-    assert.ok(log.messages().some((m) => m.includes('removed while being updated')));
+    assert.ok(log.said('service removed while being updated').some((m) => m.includes('removed while being updated')));
     assert.equal(reconciler.trackedCount(), 0);
   });
 
@@ -182,7 +183,7 @@ test('an unexpected failure in a round is logged and the loop goes on', async ()
     if (swarm.services.get('id-a')?.replicas === 6) stop.abort();
   };
   await reconciler.run(stop.signal);
-  assert.ok(log.messages().includes('round failed unexpectedly: boom; retrying'));
+  assert.ok(log.said('round failed unexpectedly').includes('round failed unexpectedly: boom; retrying'));
   assert.equal(swarm.services.get('id-a')?.replicas, 6);
 });
 
@@ -195,10 +196,10 @@ test('a failure that turns into another kind is not reported as readings being b
   mass.failAll = { ok: false, error: { kind: 'server-error', message: '500' } };
   await reconciler.round();
   assert.ok(
-    log.messages().includes('MASS API: timeout is over; now failing with server-error'),
-    log.messages().join('\n'),
+    log.said('MASS API: failure over').includes('MASS API: timeout is over; now failing with server-error'),
+    log.texts().join('\n'),
   );
-  assert.ok(!log.messages().some((m) => m.includes('readings are back')));
+  assert.ok(!log.texts().some((m) => m.includes('readings are back')));
 });
 
 test('a failed update of one service does not stop the round for the others, and is retried with backoff', async () => {
@@ -219,8 +220,8 @@ test('a failed update of one service does not stop the round for the others, and
   assert.equal(swarm.services.get('id-b')?.replicas, 9, 'b is scaled in the same round');
   assert.equal(swarm.services.get('id-a')?.replicas, 3);
   assert.ok(
-    log.messages().some((m) => m.startsWith('Docker: could not scale a to 9')),
-    log.messages().join('\n'),
+    log.said('Docker: could not scale').some((m) => m.startsWith('Docker: could not scale a to 9')),
+    log.texts().join('\n'),
   );
   assert.ok(!log.messages().some((m) => m.startsWith('round failed unexpectedly')));
   const next = reconciler.snapshot().find((x) => x.name === 'a')?.nextEvaluation;
