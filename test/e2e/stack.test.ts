@@ -6,87 +6,46 @@
 // listed in `derive()`. With a registry at hand, test the Dockerfile's image instead:
 //   docker build -t mass-autoscaler:latest . && STACK_TEST_IMAGE=mass-autoscaler:latest node --test --import tsx test/e2e/stack.test.ts
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type Docker from 'dockerode';
 import { startFakeMass } from '../fakes/mass-server';
 import {
   createTestService,
   desiredReplicas,
+  dockerCli,
   removeServicesWithPrefix,
   requireDocker,
   uniquePrefix,
   waitFor,
 } from '../support/docker';
+import { assembleImageTar, deriveStack, importImage } from '../support/stack';
 import { ENTRY } from './harness';
 
-const root = join(__dirname, '..', '..');
 /** An image built from the Dockerfile (`docker build -t mass-autoscaler:latest .`) can be tested instead. */
 const IMAGE = process.env.STACK_TEST_IMAGE ?? 'mass-autoscaler:stack-test';
 const API_KEY = 'stack-secret-key-27c9e1';
 
-/** A runnable image of the project without a registry: node, its libraries, dist, node_modules. */
-function assembleImage(): void {
-  const fs = mkdtempSync(join(tmpdir(), 'mass-autoscaler-image-'));
+/** A runnable image of the project without a registry (test/support/stack.ts), imported as IMAGE. */
+async function assembleImage(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'mass-autoscaler-image-'));
   try {
-    const node = process.execPath;
-    const libs = execFileSync('ldd', [node], { encoding: 'utf8' })
-      .split('\n')
-      .map((l) => l.match(/(\/\S+)/)?.[1])
-      .filter((p): p is string => p !== undefined);
-    for (const file of [node, ...libs]) {
-      mkdirSync(join(fs, dirname(file)), { recursive: true });
-      cpSync(file, join(fs, file), { dereference: true });
-    }
-    mkdirSync(join(fs, 'app'));
-    mkdirSync(join(fs, 'tmp'));
-    chmodSync(join(fs, 'tmp'), 0o1777);
-    for (const part of ['dist', 'node_modules', 'package.json'])
-      cpSync(join(root, part), join(fs, 'app', part), { recursive: true, dereference: true });
-    const tar = spawnSync('tar', ['-C', fs, '-c', '.'], { maxBuffer: 1 << 30 });
-    assert.equal(tar.status, 0, String(tar.stderr));
-    const imported = spawnSync(
-      'docker',
-      [
-        'import',
-        '-c',
-        'WORKDIR /app',
-        '-c',
-        'ENV METRICS_HOST=0.0.0.0 METRICS_PORT=9464',
-        '-c',
-        `ENTRYPOINT ["${node}", "dist/autoscaler.js"]`,
-        '-',
-        IMAGE,
-      ],
-      { input: tar.stdout, maxBuffer: 1 << 20 },
-    );
-    assert.equal(imported.status, 0, String(imported.stderr));
+    await importImage(assembleImageTar(dir), IMAGE);
   } finally {
-    rmSync(fs, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** deploy/stack.yml with the test's image, MASS address, secret name, and the host network (to reach the fake MASS on loopback). */
+/** deploy/stack.yml with the test's image, MASS address, secret name, metrics port and debug logs. */
 function derive(massUrl: string, secretName: string, metricsPort: number): string {
-  const shipped = readFileSync(join(root, 'deploy', 'stack.yml'), 'utf8');
-  const replacements: [RegExp, string][] = [
-    [/image: mass-autoscaler:latest/, `image: ${IMAGE}`],
-    [/MASS_SERVER_ADDRESS: ["']https:\/\/mass\.example\.org\/api\/["']/, `MASS_SERVER_ADDRESS: "${massUrl}"`],
+  return deriveStack({ image: IMAGE, massUrl, secretName }, [
     [/METRICS_PORT: ["']9464["']/, `METRICS_PORT: "${metricsPort}"\n      LOG_LEVEL: debug`],
     [/ *LOG_LEVEL: info\n/, ''],
-    [/ {4}stop_grace_period: 10s\n/, '    stop_grace_period: 10s\n    networks:\n      - hostnet\n'],
-    [/ {2}mass_api_key:\n {4}external: true\n/, `  mass_api_key:\n    external: true\n    name: ${secretName}\n`],
-  ];
-  let text = shipped;
-  for (const [pattern, replacement] of replacements) {
-    assert.match(text, pattern, `deploy/stack.yml no longer has ${pattern}: update this test with it`);
-    text = text.replace(pattern, replacement);
-  }
-  return `${text}\nnetworks:\n  hostnet:\n    external: true\n    name: host\n`;
+  ]);
 }
 
 /** A port free on loopback now: the service shares the host's network, and its health check asks that port. */
@@ -98,11 +57,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function docker(...args: string[]): string {
-  const r = spawnSync('docker', args, { encoding: 'utf8' });
-  assert.equal(r.status, 0, `docker ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const docker = (...args: string[]) => dockerCli(args);
 
 describe('deploy/stack.yml: the autoscaler as a Swarm service', () => {
   let engine: Docker;
@@ -120,7 +75,7 @@ describe('deploy/stack.yml: the autoscaler as a Swarm service', () => {
     assert.ok(readFileSync(ENTRY, 'utf8').length > 0, 'run npm run build first');
     if (process.env.STACK_TEST_IMAGE === undefined) {
       assembled = true;
-      assembleImage();
+      await assembleImage();
     }
     mass = await startFakeMass({ dialect: '0.2', apiKey: API_KEY });
     mass.addSystem(sys);

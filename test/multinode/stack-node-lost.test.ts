@@ -11,127 +11,27 @@
 // test bridge's address (the nodes' only way out) passes the daemon's requests to it.
 // Run as root: `node scripts/test.mjs multinode` (after `npm run build`).
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import {
-  chmodSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import type Docker from 'dockerode';
-import { createDocker } from '../../src/swarm/docker-swarm';
 import { ENTRY, fastLabels } from '../e2e/harness';
 import { startFakeMass } from '../fakes/mass-server';
-import { createTestService, desiredReplicas, uniquePrefix, waitFor } from '../support/docker';
+import { createTestService, desiredReplicas, dockerCli, uniquePrefix, waitFor } from '../support/docker';
+import { MULTINODE_DIR as DIR, MultinodeSwarm, script, scriptAsync } from '../support/multinode';
+import { assembleImageTar, deriveStack, importImage } from '../support/stack';
 
-const ROOT = join(__dirname, '..', '..');
-const SCRIPT = join(ROOT, 'scripts', 'multinode.sh');
-const DIR = process.env.MULTINODE_DIR ?? '/tmp/mass-multinode';
 const IMAGE = 'mass-autoscaler:multinode-test';
 const API_KEY = 'node-lost-secret-key-9d04a2';
 /** Short, so the new task does not wait the default 15 s for the killed holder's lease to run out. */
 const LEASE_TTL_S = 3;
 
-interface Node {
-  name: string;
-  role: 'manager' | 'worker';
-  addr: string;
-  host: string;
-}
-
-function script(...args: string[]): void {
-  const r = spawnSync('bash', [SCRIPT, ...args], { encoding: 'utf8', timeout: 240_000 });
-  assert.equal(r.status, 0, `scripts/multinode.sh ${args.join(' ')} failed:\n${r.stderr}`);
-}
-
-/** The script without blocking the event loop (the test keeps polling while a node is killed). */
-function scriptAsync(...args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [SCRIPT, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-    child.on('exit', (code) =>
-      code === 0 ? resolve() : reject(new Error(`scripts/multinode.sh ${args.join(' ')} failed:\n${err}`)),
-    );
-  });
-}
-
 /** The docker CLI against one node's Engine (for `stack deploy` and `secret create`). */
 function cli(host: string, args: string[], opts: { input?: string; env?: Record<string, string> } = {}): string {
-  const r = spawnSync('docker', args, {
-    encoding: 'utf8',
-    input: opts.input,
-    env: { ...process.env, DOCKER_HOST: host, ...opts.env },
-  });
-  assert.equal(r.status, 0, `docker ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
-
-/** A runnable image of the project: node and its libraries, dist, package.json, the production node_modules. */
-function assembleImageTar(into: string): string {
-  const fs = join(into, 'root');
-  const node = process.execPath;
-  const libs = execFileSync('ldd', [node], { encoding: 'utf8' })
-    .split('\n')
-    .map((l) => l.match(/(\/\S+)/)?.[1])
-    .filter((p): p is string => p !== undefined);
-  for (const file of [node, ...libs]) {
-    mkdirSync(join(fs, dirname(file)), { recursive: true });
-    cpSync(file, join(fs, file), { dereference: true });
-  }
-  mkdirSync(join(fs, 'tmp'), { recursive: true });
-  chmodSync(join(fs, 'tmp'), 0o1777);
-  const app = join(fs, 'app');
-  mkdirSync(app);
-  cpSync(join(ROOT, 'dist'), join(app, 'dist'), { recursive: true });
-  cpSync(join(ROOT, 'package.json'), join(app, 'package.json'));
-  // What `npm prune --omit=dev` keeps (as the Dockerfile does), read from the lock file.
-  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
-    packages: Record<string, { dev?: boolean }>;
-  };
-  for (const [path, meta] of Object.entries(lock.packages)) {
-    if (!path.startsWith('node_modules/') || meta.dev === true || !existsSync(join(ROOT, path))) continue;
-    cpSync(join(ROOT, path), join(app, path), { recursive: true, dereference: true });
-  }
-  const tar = join(into, 'image.tar');
-  execFileSync('tar', ['-C', fs, '-cf', tar, '.']);
-  rmSync(fs, { recursive: true, force: true });
-  return tar;
-}
-
-function importImage(host: string, tar: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      'docker',
-      [
-        '-H',
-        host,
-        'import',
-        '-c',
-        'WORKDIR /app',
-        '-c',
-        'ENV METRICS_HOST=0.0.0.0 METRICS_PORT=9464',
-        '-c',
-        `ENTRYPOINT ["${process.execPath}", "dist/autoscaler.js"]`,
-        tar,
-        IMAGE,
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let err = '';
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`docker import on ${host}: ${err}`))));
-  });
+  return dockerCli(args, { host, ...opts });
 }
 
 /**
@@ -139,21 +39,11 @@ function importImage(host: string, tar: string): Promise<void> {
  * node's host network. The socket bind stays as shipped: DOCKER_SOCKET sets it at deploy time.
  */
 function derive(massUrl: string, secretName: string): string {
-  const shipped = readFileSync(join(ROOT, 'deploy', 'stack.yml'), 'utf8');
-  assert.match(shipped, /source: \$\{DOCKER_SOCKET:-\/var\/run\/docker\.sock\}\n/, 'the socket path is a parameter');
-  const replacements: [RegExp, string][] = [
-    [/image: mass-autoscaler:latest/, `image: ${IMAGE}`],
-    [/MASS_SERVER_ADDRESS: (['"])https:\/\/mass\.example\.org\/api\/\1/, `MASS_SERVER_ADDRESS: '${massUrl}'`],
+  const text = deriveStack({ image: IMAGE, massUrl, secretName }, [
     [/( *)METRICS_PORT: (['"])9464\2\n/, `$1METRICS_PORT: '9464'\n$1LEASE_TTL: '${LEASE_TTL_S}'\n`],
-    [/ {4}stop_grace_period: 10s\n/, '    stop_grace_period: 10s\n    networks:\n      - hostnet\n'],
-    [/ {2}mass_api_key:\n {4}external: true\n/, `  mass_api_key:\n    external: true\n    name: ${secretName}\n`],
-  ];
-  let text = shipped;
-  for (const [pattern, replacement] of replacements) {
-    assert.match(text, pattern, `deploy/stack.yml no longer has ${pattern}: update this test with it`);
-    text = text.replace(pattern, replacement);
-  }
-  return `${text}\nnetworks:\n  hostnet:\n    external: true\n    name: host\n`;
+  ]);
+  assert.match(text, /source: \$\{DOCKER_SOCKET:-\/var\/run\/docker\.sock\}\n/, 'the socket path is a parameter');
+  return text;
 }
 
 /** Passes TCP connections from the bridge address (reachable from every node) to the fake MASS on loopback. */
@@ -195,9 +85,7 @@ interface StatusDoc {
 }
 
 describe("the daemon's own node lost: deploy/stack.yml on a multi-node swarm", { timeout: 600_000 }, () => {
-  let nodes: Node[];
-  const docker = new Map<string, Docker>();
-  const nodeNames = new Map<string, string>(); // swarm node id -> n1..n4
+  let swarm: MultinodeSwarm;
   let mass: Awaited<ReturnType<typeof startFakeMass>>;
   let massRelay: Awaited<ReturnType<typeof relay>> | undefined;
   let work: string;
@@ -211,23 +99,10 @@ describe("the daemon's own node lost: deploy/stack.yml on a multi-node swarm", {
   const sysB = `${prefix}-sys-b`;
   const killed: string[] = [];
 
-  const engine = (name: string) => docker.get(name)!;
-  const node = (name: string) => nodes.find((n) => n.name === name)!;
+  const engine = (name: string) => swarm.engine(name);
+  const node = (name: string) => swarm.node(name);
   /** A manager Engine that answers and is not killed. */
-  async function anyManager(): Promise<Docker> {
-    return waitFor('a manager that answers', async () => {
-      for (const n of nodes) {
-        if (n.role !== 'manager' || killed.includes(n.name)) continue;
-        try {
-          await engine(n.name).listNodes();
-          return engine(n.name);
-        } catch {
-          /* next */
-        }
-      }
-      return undefined;
-    });
-  }
+  const anyManager = (): Promise<Docker> => swarm.anyManager(killed);
   /** The node name and container id of the autoscaler's task that runs now (Swarm's view). */
   async function runningDaemonTask(): Promise<{ node: string; containerId: string } | undefined> {
     const tasks = await (
@@ -236,7 +111,7 @@ describe("the daemon's own node lost: deploy/stack.yml on a multi-node swarm", {
     const t = tasks.find((x) => x.Status?.State === 'running');
     const id = (t?.Status as { ContainerStatus?: { ContainerID?: string } } | undefined)?.ContainerStatus?.ContainerID;
     if (t?.NodeID === undefined || id === undefined) return undefined;
-    return { node: nodeNames.get(t.NodeID)!, containerId: id };
+    return { node: swarm.nodeNames.get(t.NodeID)!, containerId: id };
   }
   async function statusAt(name: string): Promise<StatusDoc> {
     const res = await fetch(`http://${node(name).addr}:9464/status`, { signal: AbortSignal.timeout(3000) });
@@ -269,19 +144,17 @@ describe("the daemon's own node lost: deploy/stack.yml on a multi-node swarm", {
     const tar = assembleImageTar(work); // while the swarm comes up
     await swarmUp;
     const upMs = Date.now() - started;
-    nodes = (JSON.parse(readFileSync(join(DIR, 'nodes.json'), 'utf8')) as { nodes: Node[] }).nodes;
-    for (const n of nodes) docker.set(n.name, createDocker({ host: n.host }));
+    swarm = new MultinodeSwarm();
     // Swarm notices a lost node after a few missed heartbeats (5 s apart by default, and longer
     // right after a leader election): 2 s keeps this test short; the daemon's part is the same.
     cli(node('n1').host, ['swarm', 'update', '--dispatcher-heartbeat', '2s']);
     // Per node id, a link to that node's own Engine socket: what {{.Node.ID}} in DOCKER_SOCKET names.
     mkdirSync(join(DIR, 'sockets'), { recursive: true });
-    for (const n of await engine('n1').listNodes()) {
-      const name = (n.Spec?.Labels as Record<string, string>)['mass.multinode.name']!;
-      nodeNames.set(n.ID!, name);
-      symlinkSync(node(name).host.replace(/^unix:\/\//, ''), join(DIR, 'sockets', `${n.ID}.sock`));
+    await swarm.readNodeIds();
+    for (const [id, name] of swarm.nodeNames) {
+      symlinkSync(node(name).host.replace(/^unix:\/\//, ''), join(DIR, 'sockets', `${id}.sock`));
     }
-    await Promise.all(nodes.filter((n) => n.role === 'manager').map((n) => importImage(n.host, tar)));
+    await Promise.all(swarm.nodes.filter((n) => n.role === 'manager').map((n) => importImage(tar, IMAGE, n.host)));
     rmSync(tar);
     console.log(
       `# swarm up (image assembled meanwhile) in ${upMs} ms; image imported on the managers in ${Date.now() - started - upMs} ms`,
@@ -292,7 +165,7 @@ describe("the daemon's own node lost: deploy/stack.yml on a multi-node swarm", {
     mass.addSystem(sysB);
     mass.setDemand(sysA, { due: 3 });
     mass.setDemand(sysB, { due: 4 });
-    massRelay = await relay(nodes[0]!.addr.replace(/\.\d+$/, '.1'), Number(new URL(mass.baseUrl).port));
+    massRelay = await relay(swarm.nodes[0]!.addr.replace(/\.\d+$/, '.1'), Number(new URL(mass.baseUrl).port));
     await createTestService(engine('n1'), {
       name: svcA,
       replicas: 3,
@@ -329,7 +202,7 @@ describe("the daemon's own node lost: deploy/stack.yml on a multi-node swarm", {
         HostConfig: { Mounts?: { Source: string; Target: string }[] };
       }
     ).HostConfig.Mounts;
-    const ownId = [...nodeNames].find(([, name]) => name === first.node)![0];
+    const ownId = [...swarm.nodeNames].find(([, name]) => name === first.node)![0];
     assert.deepEqual(
       mounts?.map((m) => [m.Source, m.Target]),
       [[join(DIR, 'sockets', `${ownId}.sock`), '/var/run/docker.sock']],

@@ -4,31 +4,14 @@
 // `node scripts/test.mjs multinode` (after `npm run build`).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type Docker from 'dockerode';
-import { createDocker } from '../../src/swarm/docker-swarm';
 import { fastLabels, startDaemon, type Daemon, type LogLine } from '../e2e/harness';
 import { startFakeMass } from '../fakes/mass-server';
 import { createTestService, desiredReplicas, TEST_IMAGE, uniquePrefix, waitFor } from '../support/docker';
+import { MultinodeSwarm, script } from '../support/multinode';
 
-const ROOT = join(__dirname, '..', '..');
-const SCRIPT = join(ROOT, 'scripts', 'multinode.sh');
-const DIR = process.env.MULTINODE_DIR ?? '/tmp/mass-multinode';
 const API_KEY = 'multinode-secret-key-5b1e77c0';
-
-interface Node {
-  name: string;
-  role: 'manager' | 'worker';
-  addr: string;
-  host: string;
-}
-
-function script(...args: string[]): void {
-  const r = spawnSync('bash', [SCRIPT, ...args], { encoding: 'utf8', timeout: 240_000 });
-  assert.equal(r.status, 0, `scripts/multinode.sh ${args.join(' ')} failed:\n${r.stderr}`);
-}
 
 async function health(daemon: Daemon): Promise<{ status: number; body: string }> {
   const res = await fetch(`http://127.0.0.1:${await daemon.httpPort()}/healthz`);
@@ -51,9 +34,7 @@ const isScaleLine = (service: string) => (l: LogLine) =>
   /^scale (up|down)/.test(String(l.explanation));
 
 describe('the daemon on a multi-node swarm', { timeout: 900_000 }, () => {
-  let nodes: Node[];
-  const docker = new Map<string, Docker>();
-  const nodeNames = new Map<string, string>(); // swarm node id -> n1..n4
+  let swarm: MultinodeSwarm;
   let mass: Awaited<ReturnType<typeof startFakeMass>>;
   const daemons: Daemon[] = [];
   const prefix = uniquePrefix('mn');
@@ -62,28 +43,14 @@ describe('the daemon on a multi-node swarm', { timeout: 900_000 }, () => {
   let daemon: Daemon; // the daemon of tests 1-3, on a manager that is not the leader
   let daemonNode: string;
 
-  const engine = (name: string) => docker.get(name)!;
-  const node = (name: string) => nodes.find((n) => n.name === name)!;
-  /** A manager Engine that answers, other than `except`. */
-  async function anyManager(except: string[] = []): Promise<Docker> {
-    return waitFor('a manager that answers', async () => {
-      for (const n of nodes) {
-        if (n.role !== 'manager' || except.includes(n.name)) continue;
-        try {
-          await engine(n.name).listNodes();
-          return engine(n.name);
-        } catch {
-          /* next */
-        }
-      }
-      return undefined;
-    });
-  }
+  const engine = (name: string) => swarm.engine(name);
+  const node = (name: string) => swarm.node(name);
+  const anyManager = (): Promise<Docker> => swarm.anyManager();
   async function leader(): Promise<string> {
     const list = await (await anyManager()).listNodes();
     const l = list.find((n) => n.ManagerStatus?.Leader === true);
     assert.ok(l?.ID, 'the swarm has a leader');
-    return nodeNames.get(l.ID)!;
+    return swarm.nodeNames.get(l.ID)!;
   }
   /** Running tasks of a service per node name. */
   async function runningByNode(via: Docker, service: string): Promise<Record<string, number>> {
@@ -91,7 +58,7 @@ describe('the daemon on a multi-node swarm', { timeout: 900_000 }, () => {
     const out: Record<string, number> = {};
     for (const t of tasks) {
       if (t.Status?.State !== 'running') continue;
-      const name = nodeNames.get(t.NodeID ?? '') ?? '?';
+      const name = swarm.nodeNames.get(t.NodeID ?? '') ?? '?';
       out[name] = (out[name] ?? 0) + 1;
     }
     return out;
@@ -107,11 +74,8 @@ describe('the daemon on a multi-node swarm', { timeout: 900_000 }, () => {
     assert.equal(process.getuid?.(), 0, 'the multi-node suite needs root (namespaces, links, firewall)');
     script('down'); // what a previous run may have left
     script('up');
-    nodes = (JSON.parse(readFileSync(join(DIR, 'nodes.json'), 'utf8')) as { nodes: Node[] }).nodes;
-    for (const n of nodes) docker.set(n.name, createDocker({ host: n.host }));
-    for (const n of await engine('n1').listNodes()) {
-      nodeNames.set(n.ID!, (n.Spec?.Labels as Record<string, string>)['mass.multinode.name']!);
-    }
+    swarm = new MultinodeSwarm();
+    await swarm.readNodeIds();
     mass = await startFakeMass({ dialect: '0.2', apiKey: API_KEY });
     mass.addSystem(sys);
     mass.setDemand(sys, { due: 1 });
@@ -121,7 +85,7 @@ describe('the daemon on a multi-node swarm', { timeout: 900_000 }, () => {
       labels: fastLabels(sys, { 'com.mass.max_inst': '8', 'com.mass.scale_down_delay': '2' }),
     });
     const lead = await leader();
-    daemonNode = nodes.find((n) => n.role === 'manager' && n.name !== lead)!.name;
+    daemonNode = swarm.nodes.find((n) => n.role === 'manager' && n.name !== lead)!.name;
     daemon = launch({ DOCKER_HOST: node(daemonNode).host, LEASE: 'off', RETRY_MAX_DELAY: '2' });
     await daemon.waitForLog(
       `managing ${svc}`,
@@ -238,7 +202,7 @@ describe('the daemon on a multi-node swarm', { timeout: 900_000 }, () => {
       'n4 ready again',
       async () => {
         const list = await engine(daemonNode).listNodes();
-        return list.some((n) => nodeNames.get(n.ID!) === 'n4' && n.Status?.State === 'ready');
+        return list.some((n) => swarm.nodeNames.get(n.ID!) === 'n4' && n.Status?.State === 'ready');
       },
       120_000,
     );
@@ -289,7 +253,7 @@ describe('the daemon on a multi-node swarm', { timeout: 900_000 }, () => {
     const lease = `${prefix}-lease`;
     const TTL_S = 3;
     const env = (host: string) => ({ DOCKER_HOST: host, LEASE: lease, LEASE_TTL: String(TTL_S), RETRY_MAX_DELAY: '2' });
-    const managers = nodes.filter((n) => n.role === 'manager').map((n) => n.name);
+    const managers = swarm.nodes.filter((n) => n.role === 'manager').map((n) => n.name);
     const a = launch(env(node(managers[0]!).host));
     const b = launch(env(node(managers[1]!).host));
     const acquired = (l: LogLine) =>
@@ -363,8 +327,8 @@ describe('the daemon on a multi-node swarm', { timeout: 900_000 }, () => {
     await waitFor('three more lease periods', async () => Date.now() - (line.time as number) > 3000);
     assert.equal(d.lines.filter((l) => /not a swarm manager/.test(String(l.explanation))).length, 1);
 
-    const n4Id = [...nodeNames].find(([, name]) => name === 'n4')![0];
-    const manager = nodes.find((n) => n.role === 'manager')!;
+    const n4Id = [...swarm.nodeNames].find(([, name]) => name === 'n4')![0];
+    const manager = swarm.nodes.find((n) => n.role === 'manager')!;
     const promoted = spawnSync('docker', ['-H', manager.host, 'node', 'promote', n4Id], { encoding: 'utf8' });
     assert.equal(promoted.status, 0, promoted.stderr);
     await d.waitForLog(

@@ -1,5 +1,7 @@
 // Helpers for every test that runs against the real Docker Engine (integration and e2e).
 // Tests fail, never skip, when the Engine is not ready: a skipped suite hides a broken setup.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { inspect } from 'node:util';
@@ -157,4 +159,21 @@ export async function setServiceLabels(
     else labels[key] = value;
   }
   await service.update({ _query: { version: info.Version.Index }, _body: { ...info.Spec, Labels: labels } } as never);
+}
+
+/**
+ * The docker CLI (for what the Engine API has no call for, such as `stack deploy`), on the Engine
+ * at `host` (default: DOCKER_HOST or the local one); fails the test when it fails. Returns stdout.
+ */
+export function dockerCli(
+  args: string[],
+  opts: { host?: string; input?: string; env?: Record<string, string> } = {},
+): string {
+  const r = spawnSync('docker', args, {
+    encoding: 'utf8',
+    input: opts.input,
+    env: { ...process.env, ...(opts.host !== undefined && { DOCKER_HOST: opts.host }), ...opts.env },
+  });
+  assert.equal(r.status, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
 }
