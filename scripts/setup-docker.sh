@@ -39,6 +39,8 @@ TOOLS="sh sleep true cat echo wget sed grep awk nc kill"
 tools_label() { docker image inspect -f '{{index .Config.Labels "com.mass.test.tools"}}' "$IMAGE" 2>/dev/null || true; }
 if [ "$(tools_label)" != "$TOOLS" ]; then
   log "building $IMAGE from the static busybox (tools: $TOOLS)"
+  # The image this build replaces, if any: once the tag moves it would be left dangling (<none>).
+  previous=$(docker image inspect -f '{{.Id}}' "$IMAGE" 2>/dev/null || true)
   root=$(mktemp -d)
   mkdir -p "$root/bin"
   cp /bin/busybox "$root/bin/busybox"
@@ -47,6 +49,16 @@ if [ "$(tools_label)" != "$TOOLS" ]; then
   chmod 1777 "$root/tmp"
   tar -C "$root" -c . | docker import -c 'CMD ["/bin/sleep","86400"]' -c "LABEL com.mass.test.tools=\"$TOOLS\"" - "$IMAGE" >/dev/null
   rm -rf "$root"
+  # Only the replaced image, and only when nothing else names it now; a container still made
+  # from it keeps it (the Engine refuses), which is said, not fatal.
+  if [ -n "$previous" ] && [ "$previous" != "$(docker image inspect -f '{{.Id}}' "$IMAGE")" ] &&
+    [ "$(docker image inspect -f '{{len .RepoTags}}' "$previous" 2>/dev/null)" = "0" ]; then
+    if docker image rm "$previous" >/dev/null 2>&1; then
+      log "removed the image it replaced (${previous#sha256:})"
+    else
+      log "the image it replaced (${previous#sha256:}) is still used by a container; left in place"
+    fi
+  fi
 fi
 
 log "ready: swarm active, image $IMAGE present"
