@@ -7,9 +7,8 @@ import { LOG } from '../log-messages';
 import type { SwarmTarget } from '../types';
 import type { PlannedUpdate } from './evaluation';
 import { updateFailureOver } from './evaluation';
-import { inOperationText } from './inventory';
 import type { FailureBook } from './failures';
-import type { ServiceTable } from './inventory';
+import { inOperationText, type ServiceTable } from './inventory';
 import { evaluatedBase, isEvaluated, updateFailureOf, type UpdateFailure } from './record';
 
 export interface UpdateContext {
