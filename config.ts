@@ -121,6 +121,16 @@ export const DAEMON_OPTIONS = {
       .transform((v) => (v === 'off' ? null : Math.round(Number(v) * 1000)))
       .refine((v) => v === null || v >= 1000, 'must be at least 1 (second)'),
   },
+  WAKE_UP_INTERVAL: {
+    default: 'auto',
+    help: 'seconds between counts of every due request (one request, MASS 0.2/0.3) that evaluate services at once when the count jumps; auto = the smallest min_schedule_interval; off = none',
+    schema: z
+      .string()
+      .trim()
+      .regex(/^(auto|off|\d+(\.\d+)?)$/, 'must be auto, off or a number of seconds')
+      .transform((v) => (v === 'auto' || v === 'off' ? v : Math.round(Number(v) * 1000)))
+      .refine((v) => typeof v === 'string' || v >= 1000, 'must be at least 1 (second)'),
+  },
   LOG_LEVEL: {
     default: 'info',
     help: 'pino log level: fatal, error, warn, info, debug, trace or silent',
@@ -396,6 +406,8 @@ export interface Config {
   workingGraceMs: number;
   /** delete instances judged dead this long (ms); null = only report */
   recoverStuckAfterMs: number | null;
+  /** the wake-up's interval (ms), 'auto' (the smallest min_schedule_interval) or 'off' */
+  wakeUpInterval: number | 'auto' | 'off';
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   dryRun: boolean;
   metrics: { host: string; port: number } | null;
@@ -459,6 +471,7 @@ export function loadConfig(
       massOnlineWindowMs: get('MASS_ONLINE_WINDOW'),
       workingGraceMs: get('WORKING_GRACE'),
       recoverStuckAfterMs: get('RECOVER_STUCK_AFTER'),
+      wakeUpInterval: get('WAKE_UP_INTERVAL'),
       logLevel: get('LOG_LEVEL'),
       dryRun: get('DRY_RUN'),
       metrics: port === null ? null : { host: get('METRICS_HOST'), port },

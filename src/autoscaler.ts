@@ -122,6 +122,7 @@ async function runDaemon(): Promise<number> {
           recoverStuckAfterMs: config.recoverStuckAfterMs,
         },
         remover: mass,
+        ...(config.wakeUpInterval !== 'off' && { wakeUp: { counter: mass, interval: config.wakeUpInterval } }),
       },
       metrics,
     );

@@ -55,6 +55,13 @@ export interface DemandSource {
   readDemand(systems: readonly string[], now: Date): Promise<Map<string, SystemReading>>;
 }
 
+/** The wake-up's reading: every due request of every system, in one request. */
+export interface DueCounter {
+  /** the dialect of the latest round; only '0.2' can count (`?count`) */
+  readonly lastDialect: '0.2' | 'legacy' | undefined;
+  countDue(now: Date): Promise<{ ok: true; count: number } | { ok: false; error: MassFailure }>;
+}
+
 /** How Swarm runs a service; only `replicated` services are scaled. */
 export type ServiceMode = 'replicated' | 'global' | 'replicated-job' | 'global-job';
 

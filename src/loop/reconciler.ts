@@ -14,6 +14,7 @@ import { healthOf, snapshotOf, type HealthSnapshot, type ServiceSnapshot } from 
 import { applyUpdates, errorKind, errorMessage, UPDATE_CONCURRENCY } from './updates';
 import { LivenessBook, type InstanceRemover, type LivenessOptions, type SystemLiveness } from './liveness';
 import { MASS_ONLINE_WINDOW_MS } from '../core/liveness';
+import { WakeUpBook, type WakeUpOptions, type WakeUpOutcome } from './wakeup';
 
 export interface ReconcilerOptions {
   dryRun: boolean;
@@ -26,6 +27,8 @@ export interface ReconcilerOptions {
   liveness?: Partial<LivenessOptions>;
   /** what deletes instances for RECOVER_STUCK_AFTER (the MASS client) */
   remover?: InstanceRemover;
+  /** the wake-up after quiet periods (src/loop/wakeup.ts); none when absent */
+  wakeUp?: WakeUpOptions;
 }
 
 /** Counters for /metrics; the reconciler reports events, the metrics module counts them. */
@@ -46,6 +49,10 @@ export class Reconciler {
   private readonly table: ServiceTable = new Map();
   private readonly failures: FailureBook;
   private readonly liveness: LivenessBook;
+  private readonly wakeUp: WakeUpBook | null;
+  private wakeUpInFlight = false;
+  /** cuts the loop's sleep short (a wake-up has finished) */
+  private nudge: () => void = () => {};
   private nextDiscoveryAt = 0;
 
   constructor(
@@ -71,26 +78,60 @@ export class Reconciler {
         recovered: (system) => this.events.recovered?.(system),
       },
     );
+    this.wakeUp = options.wakeUp === undefined ? null : new WakeUpBook(options.wakeUp, log);
   }
 
-  /** Runs rounds until the signal aborts; a round under way is finished first, unless it is still waiting for MASS or Docker. */
+  /**
+   * Runs rounds until the signal aborts; a round under way is finished first, unless it is still
+   * waiting for MASS or Docker. The wake-up runs beside the rounds: a slow or failing count never
+   * holds a round up, and a jump cuts the sleep short.
+   */
   async run(signal: AbortSignal): Promise<void> {
     let crashes = 0;
     while (!signal.aborted) {
-      try {
-        await this.round(signal);
-        crashes = 0;
-      } catch (error) {
-        // A defect must not stop the scaling of every service: log it, wait, try again.
-        crashes += 1;
-        const err = errorMessage(error);
-        this.log.error({ err, explanation: `round failed unexpectedly: ${err}; retrying` }, LOG.roundFailed);
-        await this.clock.sleep(backoffDelay(crashes, 1000, this.options.retryMaxDelayMs, this.random()), signal);
-        continue;
+      if (this.clock.now() >= this.wakeAt()) {
+        try {
+          await this.round(signal);
+          crashes = 0;
+        } catch (error) {
+          // A defect must not stop the scaling of every service: log it, wait, try again.
+          crashes += 1;
+          const err = errorMessage(error);
+          this.log.error({ err, explanation: `round failed unexpectedly: ${err}; retrying` }, LOG.roundFailed);
+          await this.clock.sleep(backoffDelay(crashes, 1000, this.options.retryMaxDelayMs, this.random()), signal);
+          continue;
+        }
       }
       if (signal.aborted) break;
-      await this.clock.sleep(Math.max(0, this.wakeAt() - this.clock.now()), signal);
+      this.launchWakeUp();
+      await this.sleepUntil(Math.min(this.wakeAt(), this.wakeUpAt()), signal);
     }
+  }
+
+  private async sleepUntil(at: number, signal: AbortSignal): Promise<void> {
+    const wake = new AbortController();
+    const stop = () => wake.abort();
+    signal.addEventListener('abort', stop, { once: true });
+    this.nudge = stop;
+    try {
+      await this.clock.sleep(Math.max(0, at - this.clock.now()), wake.signal);
+    } finally {
+      this.nudge = () => {};
+      signal.removeEventListener('abort', stop);
+    }
+  }
+
+  private launchWakeUp(): void {
+    if (this.wakeUpInFlight || this.clock.now() < this.wakeUpAt()) return;
+    this.wakeUpInFlight = true;
+    this.wakeUpNow()
+      .catch((error: unknown) =>
+        this.log.error({ err: errorMessage(error) }, `wake-up failed unexpectedly: ${errorMessage(error)}`),
+      )
+      .finally(() => {
+        this.wakeUpInFlight = false;
+        this.nudge();
+      });
   }
 
   /** When the next round has something to do. */
@@ -101,13 +142,39 @@ export class Reconciler {
     return at;
   }
 
+  /** When the next wake-up count is due (Infinity: none, one in flight, or Docker cannot be listed). */
+  wakeUpAt(): number {
+    if (this.wakeUp === null || this.wakeUpInFlight || this.failures.dockerFailingKind !== null) return Infinity;
+    return this.wakeUp.dueAt(this.evaluated());
+  }
+
+  /** One wake-up count now; on a jump the managed services are due at once (see src/core/wakeup.ts). */
+  async wakeUpNow(): Promise<WakeUpOutcome> {
+    if (this.wakeUp === null) return { kind: 'off' };
+    return this.wakeUp.wake(this.clock.now(), () => this.evaluated());
+  }
+
+  /** wake-up counts made (each one request to MASS) */
+  wakeUpReadings(): number {
+    return this.wakeUp?.readings ?? 0;
+  }
+
+  private evaluated(): EvaluatedRecord[] {
+    return [...this.table.values()].filter(isEvaluated);
+  }
+
   async round(signal?: AbortSignal): Promise<void> {
     const started = this.clock.now();
     if (started >= this.nextDiscoveryAt) await this.discover(started, signal);
     // What we know of the services is stale while Docker cannot be listed: act on nothing.
     if (this.failures.dockerFailingKind === null) {
-      const due = [...this.table.values()].filter((r) => isEvaluated(r) && r.memory.nextAt <= started);
-      if (due.length > 0 && !signal?.aborted) await this.evaluate(due as EvaluatedRecord[], signal);
+      const evaluated = this.evaluated();
+      const due = evaluated.filter((r) => r.memory.nextAt <= started);
+      if (due.length > 0 && !signal?.aborted) {
+        await this.evaluate(due, signal);
+        // Every service has just been read: the wake-up's next count is an interval away.
+        if (due.length === evaluated.length) this.wakeUp?.sweep(started);
+      }
     }
     this.events.round(this.clock.now() - started);
   }

@@ -5,22 +5,25 @@
 // schemas.ts (answer shapes), server-time.ts (times without a zone), errors.ts (failures).
 // This file wires one round.
 //
-// Cost per round on 0.2: one analysis_system/ page (per 100 systems), then per requested system
-// three requests (due count, total count, first instance page) plus further instance pages.
-// It does not grow with the backlog. The older server has no filters, so the whole request and
+// Cost per round on 0.2: one analysis_system/ page (per 100 systems), two counts per requested
+// system (due, total), and the instances: one listing of every instance, split per system here,
+// when that is estimated to take fewer pages than one listing per system (listing-plan.ts), so
+// 1 + 2 × systems + ceil(instances / 100) in the usual case. It does not grow with the backlog. The older server has no filters, so the whole request and
 // instance lists are paged and counted here without keeping the items.
-import type { DemandSource, MassFailure, SystemReading } from '../types';
+import type { DemandSource, DueCounter, MassFailure, SystemReading } from '../types';
 import type { HttpAnswer } from './errors';
 import type { Round } from './demand';
 import { Limiter } from './paging';
 import type { MassTime } from './schemas';
-import { read02 } from './read-02';
+import { emptyListingMemory, type ListingMemory } from './listing-plan';
+import { count, read02, type ListingMode, type ListingReport } from './read-02';
 import { readLegacy } from './read-legacy';
 import { listSystems, type MassDialect, type SystemIndex } from './systems';
 import { serverTime } from './server-time';
-import { MassHttp } from './transport';
+import { MassHttp, query } from './transport';
 
 export type { MassDialect } from './systems';
+export type { ListingMode, ListingReport } from './read-02';
 export { ONLINE_WINDOW_MS } from './demand';
 export { MAX_PAGES } from './paging';
 
@@ -40,6 +43,8 @@ export interface MassClientOptions {
   serverTimeZone?: string;
   /** where a warning about MASS's data goes (said once per cause, not every round) */
   warn?: (message: string) => void;
+  /** 0.2: how instances are listed; 'auto' (default) takes the cheaper way each round */
+  instanceListing?: ListingMode;
 }
 
 /** A suggestion for an unexpected status, when the step and dialect tell more than the status. */
@@ -53,7 +58,7 @@ function hintFor(dialect: MassDialect | undefined, path: string, answer: HttpAns
   return undefined;
 }
 
-export class MassClient implements DemandSource {
+export class MassClient implements DemandSource, DueCounter {
   /** dialect seen in the latest round that got an analysis_system/ answer */
   lastDialect: MassDialect | undefined;
 
@@ -67,6 +72,11 @@ export class MassClient implements DemandSource {
   private readonly warnedDuplicates = new Set<string>();
   /** systems already warned about as having due requests and no instance records */
   private readonly warnedNoInstances = new Set<string>();
+  private readonly instanceListing: ListingMode;
+  /** what earlier 0.2 rounds saw of the instance list, to pick the cheaper listing */
+  private readonly listingMemory: ListingMemory = emptyListingMemory();
+  /** how the latest 0.2 round listed the instances */
+  lastListing: ListingReport | undefined;
 
   constructor(opts: MassClientOptions) {
     this.http = new MassHttp(opts);
@@ -75,6 +85,7 @@ export class MassClient implements DemandSource {
     this.dialect = opts.dialect ?? 'auto';
     this.warn = opts.warn ?? (() => {});
     this.timeOf = serverTime(opts.serverTimeZone ?? 'UTC');
+    this.instanceListing = opts.instanceListing ?? 'auto';
   }
 
   /** total HTTP requests made by this client */
@@ -106,7 +117,9 @@ export class MassClient implements DemandSource {
       this.warnDuplicates(listed.index, wanted);
       perSystem =
         listed.dialect === '0.2'
-          ? await read02(round, listed.index, wanted, failureOf)
+          ? await read02(round, listed.index, wanted, failureOf, this.listingMemory, this.instanceListing, (r) => {
+              this.lastListing = r;
+            })
           : await readLegacy(round, listed.index, wanted, failureOf);
     } catch (err) {
       const failure = failureOf(err);
@@ -117,6 +130,23 @@ export class MassClient implements DemandSource {
     }
     this.warnNoInstances(readings);
     return readings;
+  }
+
+  /**
+   * Every due request of every system, in one request (`analysis_request/?schedule_after__lte=<now>&count`):
+   * the wake-up's reading. Only the 0.2 server counts; the older one answers a list, which is
+   * a 'bad-shape' failure here, never a count.
+   */
+  async countDue(now: Date): Promise<{ ok: true; count: number } | { ok: false; error: MassFailure }> {
+    const path = `analysis_request/?${query([
+      ['schedule_after__lte', now.toISOString()],
+      ['count', null],
+    ])}`;
+    try {
+      return { ok: true, count: await count((p, allow) => this.http.getJson(p, allow), path) };
+    } catch (err) {
+      return { ok: false, error: this.http.failureOf(err) };
+    }
   }
 
   /**

@@ -173,7 +173,7 @@ export async function pagesLegacy<T>(p: PagesLegacy<T>): Promise<void> {
   });
 }
 
-function checkNext(step: string, page: number, next: unknown): void {
+export function checkNext(step: string, page: number, next: unknown): void {
   if (typeof next !== 'string') return;
   const linked = pageOfUrl(next);
   if (linked !== page + 1) {

@@ -1,29 +1,86 @@
-// Reader for the 0.2 / 0.3 server: filters and `?count`, so a round costs per system three
-// requests (due count, total count, first instance page) whatever the backlog.
-import type { SystemDemand, SystemReading } from '../types';
-import { MassError, parseAnswer, unknownSystemFailure } from './errors';
+// Reader for the 0.2 / 0.3 server: filters and `?count`, so a round costs per system two counts
+// (due, total) whatever the backlog, and the instances are read either in one listing of all
+// or in one listing per system, whichever costs fewer requests (listing-plan.ts has the rule).
+import type { SystemReading } from '../types';
+import { MassError, pagingFailure, parseAnswer, unknownSystemFailure } from './errors';
 import { addInstance, emptyTally, instanceId, isOnline, lastSeenOf, type Round, type Tally, toDemand } from './demand';
-import { pages02 } from './paging';
-import { countSchema, pages } from './schemas';
+import {
+  chooseListing,
+  keepListingAll,
+  rememberAbandoned,
+  rememberFull,
+  type InstanceListing,
+  type ListingMemory,
+} from './listing-plan';
+import { checkNext, MAX_PAGES, NOT_FOUND, pagePool, pages02, type FetchJson } from './paging';
+import { countSchema, pages, type AnalysisSystemInstanceItem } from './schemas';
 import type { SystemIndex } from './systems';
 import { query } from './transport';
+
+/** How this round lists the instances: by the cost rule, or one way (tests, bench). */
+export type ListingMode = 'auto' | InstanceListing;
+
+type Failed = SystemReading & { ok: false };
+
+/** What the round did to read the instances (for tests and the bench). */
+export interface ListingReport {
+  listing: InstanceListing;
+  /** the listing of all was started and given up: after page 1 (dearer) or on a change mid-listing */
+  gaveUp: 'dearer' | 'changed' | null;
+  /** systems read again on their own because a known instance was missing from a listing of several pages */
+  confirmed: string[];
+}
 
 export async function read02(
   round: Round,
   index: SystemIndex,
   wanted: string[],
-  failureOf: (err: unknown) => SystemReading & { ok: false },
+  failureOf: (err: unknown) => Failed,
+  memory: ListingMemory,
+  mode: ListingMode,
+  report: (r: ListingReport) => void = () => {},
 ): Promise<Map<string, SystemReading>> {
-  const entries = await Promise.all(
-    wanted.map(async (name): Promise<[string, SystemReading]> => {
-      try {
-        return [name, { ok: true, demand: await readSystem(round, index, name) }];
-      } catch (err) {
-        return [name, failureOf(err)];
-      }
-    }),
-  );
-  return new Map(entries);
+  const readings = new Map<string, SystemReading>();
+  const ids = new Map<string, string>();
+  for (const name of wanted) {
+    const system = index.byName.get(name);
+    if (!system) readings.set(name, failureOf(unknownSystemFailure(name)));
+    else if (!system.id)
+      readings.set(
+        name,
+        failureOf(
+          new MassError('bad-shape', `GET analysis_system/: system ${name} has no id, which the 0.2 filters need`),
+        ),
+      );
+    else ids.set(name, system.id);
+  }
+  const names = [...ids.keys()];
+  const [counted, listed] = await Promise.all([
+    Promise.all(names.map((name) => settle(counts(round, ids.get(name)!)))),
+    readInstances(round, index, ids, memory, mode, report),
+  ]);
+  names.forEach((name, i) => {
+    const c = counted[i]!;
+    const tally = listed.get(name)!;
+    if (!c.ok) readings.set(name, failureOf(c.error));
+    else if (!tally.ok) readings.set(name, failureOf(tally.error));
+    else {
+      tally.value.due = c.value.due;
+      tally.value.notDue = c.value.notDue;
+      readings.set(name, { ok: true, demand: toDemand(name, tally.value) });
+    }
+  });
+  return readings;
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+async function settle<T>(work: Promise<T>): Promise<Settled<T>> {
+  try {
+    return { ok: true, value: await work };
+  } catch (error) {
+    return { ok: false, error };
+  }
 }
 
 /**
@@ -32,17 +89,11 @@ export async function read02(
  * whole backlog. The two counts are not atomic (the scheduler deletes due requests between
  * them), so the difference is clamped at 0; notDue is informational only.
  */
-async function readSystem(round: Round, index: SystemIndex, name: string): Promise<SystemDemand> {
-  const system = index.byName.get(name);
-  if (!system) throw unknownSystemFailure(name);
-  if (!system.id) {
-    throw new MassError('bad-shape', `GET analysis_system/: system ${name} has no id, which the 0.2 filters need`);
-  }
-  const id = system.id;
+async function counts(round: Round, id: string): Promise<{ due: number; notDue: number }> {
   const nowIso = new Date(round.now).toISOString();
-  const [due, total, tally] = await Promise.all([
+  const [due, total] = await Promise.all([
     count(
-      round,
+      round.fetch,
       `analysis_request/?${query([
         ['analysis_system', id],
         ['schedule_after__lte', nowIso],
@@ -50,22 +101,19 @@ async function readSystem(round: Round, index: SystemIndex, name: string): Promi
       ])}`,
     ),
     count(
-      round,
+      round.fetch,
       `analysis_request/?${query([
         ['analysis_system', id],
         ['count', null],
       ])}`,
     ),
-    instances(round, index, name, id),
   ]);
-  tally.due = due;
-  tally.notDue = Math.max(0, total - due);
-  return toDemand(name, tally);
+  return { due, notDue: Math.max(0, total - due) };
 }
 
-async function count(round: Round, path: string): Promise<number> {
+export async function count(fetch: FetchJson, path: string): Promise<number> {
   const step = `GET ${path}`;
-  const body = await round.fetch(path, false);
+  const body = await fetch(path, false);
   if (typeof body === 'object' && body !== null && !('count' in body) && 'results' in body) {
     // Never read as 0: a server that ignores ?count answers its unfiltered first page.
     throw new MassError(
@@ -76,12 +124,163 @@ async function count(round: Round, path: string): Promise<number> {
   return parseAnswer(countSchema, body, step).count;
 }
 
+/** The instances of each wanted system (name → id), the cheaper way, and what was learnt of the list. */
+async function readInstances(
+  round: Round,
+  index: SystemIndex,
+  ids: Map<string, string>,
+  memory: ListingMemory,
+  mode: ListingMode,
+  report: (r: ListingReport) => void,
+): Promise<Map<string, Settled<Tally>>> {
+  const names = [...ids.keys()];
+  const out = new Map<string, Settled<Tally>>();
+  if (names.length === 0) return out;
+  const choice = chooseListing(names, memory, round.perPage);
+  const listing = mode === 'auto' ? choice.listing : mode;
+  const perSystem = async (list: string[]) => {
+    const read = await Promise.all(list.map((name) => settle(systemInstances(round, index, name, ids.get(name)!))));
+    list.forEach((name, i) => out.set(name, read[i]!));
+  };
+  const done: ListingReport = { listing, gaveUp: null, confirmed: [] };
+
+  if (listing === 'per-system') {
+    memory.roundsSinceFull += 1;
+    await perSystem(names);
+  } else {
+    // Forced to 'all' (tests, bench): read it to the end whatever its first page says.
+    const limit = mode === 'all' ? Infinity : choice.perSystemPages;
+    let all: Awaited<ReturnType<typeof listAll>>;
+    try {
+      all = await listAll(round, index, new Set(names), limit);
+    } catch (error) {
+      for (const name of names) out.set(name, { ok: false, error });
+      report(done);
+      return out;
+    }
+    if (all.kind === 'read') {
+      rememberFull(memory, all.total, all.counts);
+      for (const name of names) out.set(name, { ok: true, value: all.tallies.get(name)! });
+      // One answer is one snapshot; over several pages an instance that vanished before a page
+      // was read shifts the next one onto the page already read. A known instance missing from
+      // such a listing may be that one: its system is read again on its own.
+      if (all.pages > 1) {
+        done.confirmed = names.filter((name) => {
+          const before = memory.uuids.get(name);
+          if (before === undefined) return false;
+          const now = new Set(all.tallies.get(name)!.instances.map((i) => i.uuid));
+          return [...before].some((uuid) => !now.has(uuid));
+        });
+        await perSystem(done.confirmed);
+      }
+    } else {
+      done.gaveUp = all.kind;
+      done.listing = 'per-system';
+      await perSystem(names);
+      if (all.kind === 'dearer') {
+        const read = new Map<string, number>();
+        for (const [name, tally] of out) if (tally.ok) read.set(name, tally.value.instances.length);
+        rememberAbandoned(memory, all.pageCount, round.perPage, read);
+      }
+    }
+  }
+  for (const [name, tally] of out) {
+    if (!tally.ok) continue;
+    memory.latest.set(name, tally.value.instances.length);
+    memory.uuids.set(name, new Set(tally.value.instances.map((i) => i.uuid)));
+  }
+  report(done);
+  return out;
+}
+
+type ListAll =
+  | { kind: 'read'; tallies: Map<string, Tally>; total: number; counts: Map<string, number>; pages: number }
+  | { kind: 'dearer'; pageCount: number }
+  | { kind: 'changed' };
+
 /**
- * The system's instances. One that belongs to another system, or to one analysis_system/ does
- * not list, means the server ignored the filter or answered inconsistently: no reading for this
- * system, never someone else's work counted as its demand.
+ * Every page of `analysis_system_instance/` without a filter, each instance counted into its
+ * system's tally. Given up after page 1 when the other pages would cost `limit` requests or
+ * more ('dearer'), and on any sign that the list changed while it was read ('changed': a later
+ * page 404s or reports another page_count, or an instance comes twice), so that the round reads
+ * per system instead of trusting a list that shifted under it.
  */
-async function instances(round: Round, index: SystemIndex, name: string, id: string): Promise<Tally> {
+async function listAll(round: Round, index: SystemIndex, wanted: Set<string>, limit: number): Promise<ListAll> {
+  const pathFor = (page: number) =>
+    `analysis_system_instance/?${query([
+      ['page', page],
+      ['per_page', round.perPage],
+    ])}`;
+  const tallies = new Map([...wanted].map((name) => [name, emptyTally()]));
+  const counts = new Map<string, number>();
+  const seen = new Set<string>();
+  let total = 0;
+  let changed = false;
+  let pageCount = 1;
+
+  const readPage = async (page: number): Promise<boolean> => {
+    const path = pathFor(page);
+    const step = `GET ${path}`;
+    const body = await round.fetch(path, page > 1);
+    if (body === NOT_FOUND) {
+      changed = true;
+      return false;
+    }
+    const parsed = parseAnswer(pages['0.2'].instances, body, step);
+    if (parsed.page !== page)
+      throw pagingFailure(
+        step,
+        `asked for page ${page}, got page ${parsed.page}: the server ignores page (paging loop)`,
+      );
+    checkNext(step, page, parsed.next);
+    if (page === 1) pageCount = parsed.page_count;
+    else if (parsed.page_count !== pageCount) {
+      changed = true;
+      return false;
+    }
+    for (const [i, instance] of parsed.results.entries()) {
+      const uuid = instanceId(instance);
+      if (uuid !== undefined) {
+        if (seen.has(uuid)) {
+          changed = true;
+          return false;
+        }
+        seen.add(uuid);
+      }
+      total += 1;
+      const name = index.nameOf(instance.analysis_system);
+      if (name !== undefined) counts.set(name, (counts.get(name) ?? 0) + 1);
+      const tally = name === undefined ? undefined : tallies.get(name);
+      if (tally !== undefined) addTo(tally, instance, round, `${step}: results.${i}`);
+    }
+    return true;
+  };
+
+  await readPage(1);
+  if (pageCount > MAX_PAGES)
+    throw pagingFailure(`GET ${pathFor(1)}`, `page_count ${pageCount} exceeds the limit of ${MAX_PAGES} pages`);
+  if (!keepListingAll(pageCount, limit)) return { kind: 'dearer', pageCount };
+  await pagePool(round.width, 2, pageCount, readPage);
+  if (changed) return { kind: 'changed' };
+  return { kind: 'read', tallies, total, counts, pages: Math.max(1, pageCount) };
+}
+
+function addTo(tally: Tally, instance: AnalysisSystemInstanceItem, round: Round, where: string): void {
+  if (instance.scheduled_analyses_count === undefined) {
+    throw new MassError('bad-shape', `${where}.scheduled_analyses_count is missing`);
+  }
+  addInstance(tally, isOnline(instance, round), instance.scheduled_analyses_count, {
+    uuid: instanceId(instance),
+    lastSeen: lastSeenOf(instance, round),
+  });
+}
+
+/**
+ * One system's instances, by its own listing. One that belongs to another system, or to one
+ * analysis_system/ does not list, means the server ignored the filter or answered
+ * inconsistently: no reading for this system, never someone else's work counted as its demand.
+ */
+async function systemInstances(round: Round, index: SystemIndex, name: string, id: string): Promise<Tally> {
   const tally = emptyTally();
   const pathFor = (page: number) =>
     `analysis_system_instance/?${query([
@@ -108,13 +307,7 @@ async function instances(round: Round, index: SystemIndex, name: string, id: str
             `${step}: results.${i} belongs to ${whose}, not ${name}; the server ignored the analysis_system filter or answered inconsistently`,
           );
         }
-        if (instance.scheduled_analyses_count === undefined) {
-          throw new MassError('bad-shape', `${step}: results.${i}.scheduled_analyses_count is missing`);
-        }
-        addInstance(tally, isOnline(instance, round), instance.scheduled_analyses_count, {
-          uuid: instanceId(instance),
-          lastSeen: lastSeenOf(instance, round),
-        });
+        addTo(tally, instance, round, `${step}: results.${i}`);
       });
     },
   });

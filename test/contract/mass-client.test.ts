@@ -646,7 +646,8 @@ describe('MassClient: failures', () => {
       const id = mass.addSystem('ssdeep').id;
       // Only ssdeep's instance page hangs; the deadline leaves every other request ample time.
       mass.fault = { kind: 'hang', system: 'ssdeep', path: 'analysis_system_instance/' };
-      const readings = await read(client(mass, { timeoutMs: 2000 }), ['ssdeep', 'peid']);
+      const c = client(mass, { timeoutMs: 2000, instanceListing: 'per-system' });
+      const readings = await read(c, ['ssdeep', 'peid']);
       assert.match(
         failureOf(readings, 'ssdeep', 'timeout'),
         new RegExp(

@@ -7,6 +7,7 @@
 //   mass.setDemand('ssdeep', { due: 7, notDue: 2, scheduledOnline: 3, stuckOffline: 4 });
 //   mass.fault = { kind: 'status', code: 503, path: 'analysis_request/' };   // or null
 //   mass.requests;                       // [{ method, url, path, authOk }, ...]
+//   mass.onRequest = (entry) => {...};   // called as each request arrives (change data mid-listing)
 //   await mass.close();
 //
 // Data model (mutable at run time):
@@ -14,7 +15,8 @@
 // - requests: groups of identical requests (count + schedule_after), so 100,000 cost nothing;
 //   addRequests(system, count, scheduleAfter) or setDemand(...). Items are generated per page.
 // - instances: addInstance(system, { online, lastSeen, scheduled }) or setDemand(...). Their
-//   scheduled analyses are generated from `scheduled`, for scheduled_analysis/.
+//   scheduled analyses are generated from `scheduled`, for scheduled_analysis/. Listed by system
+//   id, then uuid, as on the real server (so one added mid-listing can shift the pages).
 // - setDemand(system, spec) replaces one system's requests and instances so that the client
 //   should read exactly spec (due, notDue, scheduledOnline, stuckOffline, instance counts).
 // - `now` (option) is the fake's clock: setDemand places due requests a minute before it and
@@ -260,6 +262,8 @@ export class FakeMass {
   onlineWindowMs = ONLINE_WINDOW_MS;
   /** routes served before the fake's own (the work cycle), or null */
   hook: FakeRouteHook | null = null;
+  /** called as each request arrives, before it is answered (to change the data mid-listing) */
+  onRequest: ((entry: FakeRequestLogEntry) => void) | null = null;
   /** requests being answered right now, and the most seen at once */
   inFlight = 0;
   maxInFlight = 0;
@@ -468,7 +472,9 @@ export class FakeMass {
     const url = req.url ?? '/';
     const parsed = new URL(url, 'http://fake.invalid');
     const authOk = req.headers.authorization === `APIKEY ${this.apiKey}`;
-    this.requests.push({ method: req.method ?? 'GET', url, path: parsed.pathname, authOk });
+    const entry = { method: req.method ?? 'GET', url, path: parsed.pathname, authOk };
+    this.requests.push(entry);
+    this.onRequest?.(entry);
     this.inFlight += 1;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     let done = false;
@@ -677,7 +683,13 @@ export class FakeMass {
     if (path === '/api/analysis_system_instance/') {
       return (params) => {
         const ofSystem = systemFilter(params);
-        const instances = this.instances.filter((i) => ofSystem(i.system));
+        // Ordered by system, then uuid, as the real server lists them.
+        const idOf = new Map(this.systems.map((s) => [s.identifier_name, s.id]));
+        const instances = this.instances
+          .filter((i) => ofSystem(i.system))
+          .map((i) => ({ i, key: `${idOf.get(i.system) ?? ''} ${i.uuid}` }))
+          .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+          .map(({ i }) => i);
         return {
           collection: 'analysis_system_instance',
           seq: concatSeq(

@@ -176,7 +176,7 @@ describe('config', () => {
   const timeOptions: {
     name: string;
     read: (c: Config) => unknown;
-    byDefault: number | null;
+    byDefault: number | string | null;
     given: string;
     ms: number;
   }[] = [
@@ -188,6 +188,7 @@ describe('config', () => {
     { name: 'MASS_ONLINE_WINDOW', read: (c) => c.massOnlineWindowMs, byDefault: 600_000, given: '1.5', ms: 1500 },
     { name: 'WORKING_GRACE', read: (c) => c.workingGraceMs, byDefault: 600_000, given: '2', ms: 2000 },
     { name: 'RECOVER_STUCK_AFTER', read: (c) => c.recoverStuckAfterMs, byDefault: null, given: '7', ms: 7000 },
+    { name: 'WAKE_UP_INTERVAL', read: (c) => c.wakeUpInterval, byDefault: 'auto', given: '2.5', ms: 2500 },
   ];
   for (const t of timeOptions) {
     test(`${t.name} is seconds: ${t.given} s → ${t.ms} ms (default ${t.byDefault} ms)`, () => {
@@ -237,6 +238,25 @@ describe('config', () => {
     if (!bad.ok) assert.match(bad.problems.join('\n'), /^MASS_TIME_ZONE="CEST\+2" is not a time zone/);
   });
 
+  test('WAKE_UP_INTERVAL: auto by default, off, seconds when set, anything else refused naming it', () => {
+    const base = { API_KEY: 'k' };
+    const byDefault = loadConfig(base);
+    assert.ok(byDefault.ok);
+    assert.equal(byDefault.config.wakeUpInterval, 'auto');
+    const off = loadConfig({ ...base, WAKE_UP_INTERVAL: ' off ' });
+    assert.ok(off.ok);
+    assert.equal(off.config.wakeUpInterval, 'off');
+    for (const [bad, message] of [
+      ['0.5', /^WAKE_UP_INTERVAL="0.5" must be at least 1 \(second\)/],
+      ['soon', /^WAKE_UP_INTERVAL="soon" must be auto, off or a number of seconds/],
+      ['-3', /^WAKE_UP_INTERVAL="-3" must be auto, off or a number of seconds/],
+    ] as const) {
+      const result = loadConfig({ ...base, WAKE_UP_INTERVAL: bad });
+      assert.equal(result.ok, false, bad);
+      if (!result.ok) assert.match(result.problems.join('\n'), message);
+    }
+  });
+
   test('RECOVER_STUCK_AFTER: off by default, seconds when set, anything else refused naming it', () => {
     const base = { API_KEY: 'k' };
     const byDefault = loadConfig(base);
@@ -269,6 +289,7 @@ describe('config', () => {
       MASS_ONLINE_WINDOW: '120',
       WORKING_GRACE: '300',
       RECOVER_STUCK_AFTER: '900',
+      WAKE_UP_INTERVAL: '4',
       LOG_LEVEL: 'warn',
       DRY_RUN: 'on',
       METRICS_HOST: '0.0.0.0',
@@ -305,6 +326,7 @@ describe('config', () => {
       massOnlineWindowMs: 120_000,
       workingGraceMs: 300_000,
       recoverStuckAfterMs: 900_000,
+      wakeUpInterval: 4000,
       logLevel: 'warn',
       dryRun: true,
       metrics: { host: '0.0.0.0', port: 9000 },
