@@ -548,6 +548,8 @@ async function main(): Promise<number> {
       jitter: a.jitter,
       startup: startupMs / 1000,
       onlineWindow: a.onlineWindow / F,
+      // The daemon's WORKING_GRACE, as the twin sets it below.
+      workingGrace: Math.max(1, a.onlineWindow / F),
       pollSleep: a.sleepTime / F,
       deleteOnExit: a.deleteOnExit,
       until: untilScaled,

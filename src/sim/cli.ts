@@ -31,6 +31,8 @@ export const USAGE = `usage: mass-autoscaler simulate --trace FILE [options]
   --jitter J              each analysis takes service-time × (1 ± J), 0 ≤ J < 1       (default 0)
   --startup S             seconds from adding a replica until its instance is online (default 20)
   --online-window S       seconds an instance stays online after its last poll     (default 600)
+  --working-grace S       the daemon's WORKING_GRACE: seconds an offline instance
+                          holding work counts as working without a report        (default 600)
   --poll-sleep S          seconds an idle worker sleeps between polls; 0: it notices
                           new work at the scheduler run that assigns it               (default 0)
   --delete-on-exit        removed replicas delete their instance, so MASS 0.2 requeues
@@ -63,6 +65,7 @@ interface NumberRule {
     | 'jitter'
     | 'startup'
     | 'onlineWindow'
+    | 'workingGrace'
     | 'pollSleep'
     | 'initialReplicas'
     | 'seed'
@@ -81,6 +84,7 @@ const NUMBER_OPTIONS: Record<string, NumberRule> = {
   '--service-time': { key: 'serviceTime', whole: false, min: 0, minExclusive: true, max: 86_400 },
   '--jitter': { key: 'jitter', whole: false, min: 0, minExclusive: false, max: 0.99 },
   '--online-window': { key: 'onlineWindow', whole: false, min: 0, minExclusive: true, max: 86_400 },
+  '--working-grace': { key: 'workingGrace', whole: false, min: 0, minExclusive: true, max: 86_400 },
   '--poll-sleep': { key: 'pollSleep', whole: false, min: 0, minExclusive: false, max: 86_400 },
   '--runs': { key: 'runs', whole: true, min: 1, minExclusive: false, max: 1000 },
   '--startup': { key: 'startup', whole: false, min: 0, minExclusive: false, max: 86_400 },
@@ -321,7 +325,7 @@ function buildReport(
   const model =
     `scheduler every ${o.dispatchInterval}s + ${o.schedulerDrift}s drift from ${o.schedulerPhase}s (skips replicas with more than ${MAX_SCHEDULED_PER_INSTANCE}), ` +
     `${o.serviceTime}s per analysis${o.jitter > 0 ? ` ± ${o.jitter * 100}%` : ''}, replicas online ${o.startup}s after being added, ` +
-    `workers poll between batches (online ${o.onlineWindow}s after a poll), removed replicas' work ${o.deleteOnExit ? 'requeued' : 'stuck'}, seed ${o.seed}`;
+    `workers poll between batches (online ${o.onlineWindow}s after a poll, working grace ${o.workingGrace}s), removed replicas' work ${o.deleteOnExit ? 'requeued' : 'stuck'}, seed ${o.seed}`;
 
   const lines: string[] = [];
   // Stuck analyses never finish, so they do not keep a run going: only other unfinished work does.
@@ -420,6 +424,7 @@ function buildReport(
       jitter: o.jitter,
       startup: o.startup,
       onlineWindow: o.onlineWindow,
+      workingGrace: o.workingGrace,
       pollSleep: o.pollSleep,
       deleteOnExit: o.deleteOnExit,
       runs: args.runs,
