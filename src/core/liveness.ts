@@ -16,6 +16,8 @@
 // picks the replicas a scale-down kills, and a killed worker loses its work.
 
 import type { Decision } from './decision';
+import { evaluate, type Evaluation } from './evaluation';
+import type { Policy } from './policy';
 
 /** MASS's own online window: an instance is online while its last poll is under 10 minutes old. */
 export const MASS_ONLINE_WINDOW_MS = 10 * 60_000;
@@ -141,6 +143,53 @@ export function judgeInstances(
     next.set(r.uuid, { scheduled: r.scheduled, lastProgressAt: memo.get(r.uuid)!.lastProgressAt, verdict, deadSince });
   }
   return { instances, liveWork, stuck, stuckInstances, floor, abortedSinceLast, next };
+}
+
+/**
+ * What one decision reads of a system: the due requests and every instance judged, with the
+ * demand and the working floor that follow from them. The daemon's loop (src/loop/liveness.ts)
+ * and the simulator (src/sim/model.ts) both build it with `readSystem`.
+ */
+export interface SystemReadout {
+  /** due requests (not yet scheduled on any instance) */
+  due: number;
+  /** each instance's verdict and scheduled count; `liveness.next` is the memory for the next reading */
+  liveness: LivenessResult;
+  /** scheduled analyses held by each live (online or working) instance that holds work, in reading order */
+  held: number[];
+  /** due + scheduled analyses on online and working instances */
+  demand: number;
+  /** live instances holding work: no scale-down goes below this */
+  floor: number;
+}
+
+/** Judges the instances (judgeInstances) and derives demand, held work and floor from the verdicts. */
+export function readSystem(
+  due: number,
+  readings: readonly InstanceReading[],
+  previous: LivenessState,
+  runningTasks: number | null,
+  params: LivenessParams,
+  now: number,
+): SystemReadout {
+  const liveness = judgeInstances(readings, previous, runningTasks, params, now);
+  const held = liveness.instances.filter((i) => i.verdict !== 'dead' && i.scheduled > 0).map((i) => i.scheduled);
+  return { due, liveness, held, demand: due + liveness.liveWork, floor: liveness.floor };
+}
+
+/**
+ * The daemon's evaluation of a readout: the shared step (`evaluate`) on its demand, then the
+ * working floor (`floorDecision`). The loop and the simulator both decide through it.
+ */
+export function evaluateReadout(
+  state: Evaluation['state'],
+  readout: Pick<SystemReadout, 'demand' | 'floor'>,
+  current: number,
+  policy: Policy,
+  now: number,
+): Evaluation {
+  const { state: next, decision } = evaluate(state, { ok: true, demand: readout.demand }, current, policy, now);
+  return { state: next, decision: floorDecision(decision, readout.floor) };
 }
 
 /**

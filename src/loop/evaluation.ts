@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { backoffDelay } from '../core/backoff';
 import { describeDecision, type Decision } from '../core/decision';
 import { evaluate, type DemandInput } from '../core/evaluation';
-import { floorDecision } from '../core/liveness';
+import { evaluateReadout } from '../core/liveness';
 import { LOG } from '../log-messages';
 import type { SystemReading } from '../types';
 import { evaluatedBase, updateFailureOf, type EvaluatedRecord, type ServiceRecord } from './record';
@@ -82,9 +82,8 @@ export function evaluateService(
     };
   }
 
-  const evaluation = evaluate(memory.state, { ok: true, demand: reading.demand.demand }, current, policy, now);
-  const { state } = evaluation;
-  const decision = floorDecision(evaluation.decision, ctx.floor ?? 0);
+  const readout = { demand: reading.demand.demand, floor: ctx.floor ?? 0 };
+  const { state, decision } = evaluateReadout(memory.state, readout, current, policy, now);
   Object.assign(memory, { state, decision, reading: reading.demand, nextAt: decision.nextAt });
   const fields = {
     ...decisionFields(decision),

@@ -5,7 +5,7 @@
 // so that MASS 0.2/0.3 requeues their work.
 import type { Logger } from 'pino';
 import { LOG } from '../log-messages';
-import { instancesToRecover, judgeInstances, type LivenessResult, type LivenessState } from '../core/liveness';
+import { instancesToRecover, readSystem, type LivenessResult, type LivenessState } from '../core/liveness';
 import type { MassFailure, SystemReading } from '../types';
 
 export interface LivenessOptions {
@@ -95,13 +95,15 @@ export class LivenessBook {
         report: emptyReport(system),
         stuckKey: '',
       };
-      const result = judgeInstances(
+      const readout = readSystem(
+        reading.demand.due,
         reading.demand.instances,
         book.state,
         running.get(system) ?? null,
         { onlineWindowMs: this.options.onlineWindowMs, progressWindowMs: this.options.workingGraceMs },
         now,
       );
+      const result = readout.liveness;
       const present = new Set(reading.demand.instances.map((i) => i.uuid));
       let vanished = 0;
       for (const [uuid, before] of book.state)
@@ -141,7 +143,7 @@ export class LivenessBook {
       const d = reading.demand;
       out.set(system, {
         ok: true,
-        demand: { ...d, scheduledOnline: result.liveWork, stuckOffline: result.stuck, demand: d.due + result.liveWork },
+        demand: { ...d, scheduledOnline: result.liveWork, stuckOffline: result.stuck, demand: readout.demand },
       });
     }
     return out;
