@@ -210,6 +210,7 @@ export function instancesToRecover(
 
 /** Never lower a service below the instances that are working: the desired count, raised if needed. */
 export function protectWorking(desired: number, current: number, floor: number): number {
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: desired >= current: the max below is desired too
   if (desired >= current) return desired;
   return Math.max(desired, Math.min(current, floor));
 }

@@ -91,6 +91,7 @@ async function instances(round: Round, index: SystemIndex, tallies: Map<string, 
         uuid: string | undefined;
         count?: number;
         key?: string;
+        // Stryker disable next-line ArrayDeclaration: an extra entry without count or key is skipped when applied
       }[] = [];
       items.forEach((instance, i) => {
         const name = index.nameOf(instance.analysis_system);

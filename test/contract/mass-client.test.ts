@@ -952,3 +952,124 @@ describe('MassClient: times without a zone are the MASS server clock (MASS_TIME_
     }
   });
 });
+
+describe('MassClient: the older server’s lists, edge by edge', () => {
+  /** An older server answering page 1 of each list with `lists[path]`, 404 for anything else. */
+  async function olderServer(lists: (system: string) => Record<string, unknown[]>): Promise<LocalServer> {
+    return startServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const system = `http://${req.headers.host}/api/analysis_system/ssdeep/`;
+      const results = lists(system)[url.pathname];
+      if (url.searchParams.get('page') !== '1' || results === undefined) return sendJson(res, 404, { message: 'no' });
+      sendJson(res, 200, { results });
+    });
+  }
+  const withServer = async (server: LocalServer, body: (s: LocalServer) => Promise<void>) => {
+    try {
+      await body(server);
+    } finally {
+      await server.close();
+    }
+  };
+
+  test('an instance with neither a count nor url/uuid is bad-shape, naming the page and item', async () => {
+    const server = await olderServer((system) => ({
+      '/api/analysis_system/': [{ identifier_name: 'ssdeep', url: system }],
+      '/api/analysis_request/': [],
+      '/api/analysis_system_instance/': [{ analysis_system: system, last_seen: null }],
+    }));
+    await withServer(server, async () => {
+      const message = failureOf(await read(client(server), ['ssdeep']), 'ssdeep', 'bad-shape');
+      assert.equal(
+        message,
+        'GET analysis_system_instance/?page=1&per_page=100: results.0 has neither scheduled_analyses_count nor url/uuid to count its scheduled analyses by',
+      );
+    });
+  });
+
+  test('instance records are named by the uuid in their URL, or by their uuid without a URL', async () => {
+    const server = await olderServer((system) => ({
+      '/api/analysis_system/': [{ identifier_name: 'ssdeep', url: system }],
+      '/api/analysis_request/': [],
+      '/api/analysis_system_instance/': [
+        {
+          analysis_system: system,
+          url: `${system.replace('analysis_system/ssdeep/', 'analysis_system_instance/u-url/')}`,
+          last_seen: '2024-05-01T11:59:00+00:00',
+          scheduled_analyses_count: 2,
+        },
+        { analysis_system: system, uuid: 'u-bare', last_seen: null, scheduled_analyses_count: 0 },
+        { analysis_system: system, uuid: 'u-counted', last_seen: '2024-05-01T11:58:00+00:00' },
+      ],
+      '/api/scheduled_analysis/': [
+        {
+          analysis_system_instance: `${system.replace('analysis_system/ssdeep/', 'analysis_system_instance/u-counted/')}`,
+        },
+        { analysis_system_instance: 'u-counted' },
+        { analysis_system_instance: 'u-elsewhere' },
+      ],
+    }));
+    await withServer(server, async () => {
+      const reading = (await read(client(server), ['ssdeep'])).get('ssdeep');
+      assert.ok(reading?.ok);
+      assert.deepEqual(
+        reading.demand.instances.map((i) => [i.uuid, i.scheduled]),
+        [
+          ['u-url', 2],
+          ['u-bare', 0],
+          ['u-counted', 2],
+        ],
+      );
+    });
+  });
+
+  test('requests and instances of a system not asked for are not counted, nor do they fail the read', async () => {
+    await withMass({ dialect: 'legacy' }, async (mass) => {
+      setSsdeep(mass);
+      mass.setDemand('peid', { due: 3, scheduledOnline: 2, stuckOffline: 1 });
+      assert.deepEqual(demandOf(await read(client(mass), ['ssdeep']), 'ssdeep'), SSDEEP);
+    });
+  });
+
+  test('only systems MASS does not know: nothing but analysis_system/ is asked for', async () => {
+    await withMass({ dialect: 'legacy' }, async (mass) => {
+      setSsdeep(mass);
+      failureOf(await read(client(mass), ['nope']), 'nope', 'unknown-system');
+      assert.deepEqual([...new Set(mass.requests.map((r) => r.path))], ['/api/analysis_system/']);
+    });
+  });
+
+  test('every list page asks for per_page (a build that honours it answers bigger pages)', async () => {
+    await withMass({ dialect: 'legacy', perPage: 2 }, async (mass) => {
+      setSsdeep(mass);
+      await read(client(mass, { perPage: 2 }), ['ssdeep']);
+      const lists = mass.requests.filter((r) => r.path !== '/api/analysis_system/');
+      assert.ok(lists.length > 3);
+      for (const r of lists) assert.match(r.url, /\?page=\d+&per_page=2$/);
+    });
+  });
+});
+
+describe('MassClient: the system listing', () => {
+  for (const dialect of ['0.2', 'legacy'] as const) {
+    test(`${dialect}: analysis_system/ answering 404 (a wrong API path) is an http-error, not an unknown system`, async () => {
+      await withMass({ dialect }, async (mass) => {
+        setSsdeep(mass);
+        mass.fault = { kind: 'status', code: 404, path: 'analysis_system/?' };
+        const message = failureOf(await read(client(mass), ['ssdeep']), 'ssdeep', 'http-error');
+        assert.match(message, /^GET analysis_system\/\?page=1&per_page=100: 404/);
+      });
+    });
+  }
+
+  test('dialect set to 0.2 against an older server: the message says what was expected', async () => {
+    await withMass({ dialect: 'legacy' }, async (mass) => {
+      setSsdeep(mass);
+      const message = failureOf(await read(client(mass, { dialect: '0.2' }), ['ssdeep']), 'ssdeep', 'bad-shape');
+      assert.equal(
+        message,
+        'GET analysis_system/?page=1&per_page=100: expected the 0.2 paged envelope (page_count) but got none; an older MASS server? (dialect is set to 0.2)',
+      );
+    });
+  });
+});

@@ -114,3 +114,54 @@ describe('MassClient: due requests and no instance records', () => {
     });
   }
 });
+
+describe('MassClient.deleteInstance: when the DELETE gets no usable answer', () => {
+  const admin = (m: FakeMass, timeoutMs = 5000) =>
+    new MassClient({ baseUrl: m.baseUrl, apiKey: ADMIN, timeoutMs, pageConcurrency: 4 });
+
+  test('connection refused: an unreachable failure naming the DELETE; nothing deleted', async () => {
+    const { mass, cycle } = await setup('0.2');
+    const uuid = await busyInstance(mass, cycle, 1);
+    await mass.setFault({ kind: 'refuse' });
+    const outcome = await admin(mass).deleteInstance(uuid);
+    await mass.setFault(null);
+    assert.deepEqual(outcome, {
+      ok: false,
+      error: {
+        kind: 'unreachable',
+        message: `DELETE analysis_system_instance/${uuid}/: MASS unreachable (ECONNREFUSED)`,
+      },
+    });
+    assert.equal(mass.instances.length, 1);
+  });
+
+  test('no answer within the deadline: a timeout failure', async () => {
+    const { mass, cycle } = await setup('0.2');
+    const uuid = await busyInstance(mass, cycle, 1);
+    mass.fault = { kind: 'hang', path: `analysis_system_instance/${uuid}/` };
+    const outcome = await admin(mass, 300).deleteInstance(uuid);
+    assert.deepEqual(outcome, {
+      ok: false,
+      error: { kind: 'timeout', message: `DELETE analysis_system_instance/${uuid}/: no answer within 300 ms` },
+    });
+  });
+
+  test('a 500 echoing the key: a server error with the key redacted', async () => {
+    const { mass, cycle } = await setup('0.2');
+    const uuid = await busyInstance(mass, cycle, 1);
+    mass.fault = {
+      kind: 'status',
+      code: 500,
+      body: JSON.stringify({ error: `bad key ${ADMIN}` }),
+      path: `analysis_system_instance/${uuid}/`,
+    };
+    const outcome = await admin(mass).deleteInstance(uuid);
+    assert.deepEqual(outcome, {
+      ok: false,
+      error: {
+        kind: 'server-error',
+        message: `DELETE analysis_system_instance/${uuid}/: 500 Internal Server Error (bad key [redacted])`,
+      },
+    });
+  });
+});

@@ -82,3 +82,25 @@ describe('MASS times', () => {
     assert.ok(!isTimeZone(''));
   });
 });
+
+// The two steps of placing a zone-less time, each where it can go wrong.
+describe('server time: milliseconds and the hour before a change of offset', () => {
+  const rows: { zone: string; text: string; iso: string }[] = [
+    // the zone's wall clock has whole seconds: the milliseconds of the time must not shift its offset
+    { zone: 'Europe/Berlin', text: '2018-07-15T14:05:08.250', iso: '2018-07-15T12:05:08.250Z' },
+    { zone: 'Asia/Kolkata', text: '2018-01-15T19:35:08.999', iso: '2018-01-15T14:05:08.999Z' },
+    // still winter time at that wall-clock reading, summer time an hour later (01:00Z on 25 March)
+    { zone: 'Europe/Berlin', text: '2018-03-25T00:30:00', iso: '2018-03-24T23:30:00.000Z' },
+    { zone: 'Europe/Berlin', text: '2018-03-25T01:59:59', iso: '2018-03-25T00:59:59.000Z' },
+  ];
+  for (const row of rows) {
+    test(`in ${row.zone}, ${row.text} is ${row.iso}`, () => {
+      assert.equal(new Date(serverTime(row.zone)(readMassTime(row.text))).toISOString(), row.iso);
+    });
+  }
+
+  test('an unknown zone name is false, not merely falsy', () => {
+    assert.equal(isTimeZone('Mars/Olympus_Mons'), false);
+    assert.equal(isTimeZone('Europe/Berlin'), true);
+  });
+});
