@@ -6,13 +6,17 @@
 // 1. steady: demand has not moved, so the next evaluation is max_schedule_interval away.
 // 2. moving: right after a scale-up (smoothed demand moved), the next evaluation is
 //    min_schedule_interval away.
+// 3. quiet, with the wake-up (a second loop, WAKE_UP_INTERVAL auto): the same change as in 1,
+//    after two max_schedule_intervals of quiet; the wake-up's count of every due request, one
+//    request per min_schedule_interval, sees the jump. Its requests during the quiet period are
+//    counted: what the wake-up costs the MASS server per minute.
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
 import { systemClock } from '../src/clock';
 import { SYSTEM_LABEL, type PolicyDefaults } from '../src/labels';
 import { MassClient } from '../src/mass/client';
 import { Reconciler, type ReconcileEvents } from '../src/loop/reconciler';
-import type { DemandSource, ScaleOutcome, SwarmTarget, SystemReading } from '../src/types';
+import type { DemandSource, DueCounter, ScaleOutcome, SwarmTarget, SystemReading } from '../src/types';
 import { FakeSwarm } from '../test/fakes/in-memory';
 import { startFakeMass } from '../test/fakes/mass-server';
 import { API_KEY } from './mass-rounds';
@@ -35,6 +39,32 @@ export interface ReactionTrial {
   replicas: number;
 }
 
+/** The quiet-period trial with the wake-up on, and what the wake-up cost. */
+export interface WakeUpTrial {
+  /** the wake-up's interval: min_schedule_interval (s) */
+  intervalS: number;
+  /** demand change → scale() called, ms */
+  reactionMs: number;
+  /** demand change → start of the wake-up count that saw the jump, ms */
+  waitMs: number;
+  /** that count's own duration (one request), ms */
+  countMs: number;
+  /** end of that count → scale() called (the round it brought forward), ms */
+  inRoundMs: number;
+  /** the longest wake-up count of the run, ms */
+  longestCountMs: number;
+  from: number;
+  to: number;
+  replicas: number;
+  /** the quiet period before the change, s */
+  quietS: number;
+  /** wake-up requests during the quiet period, and per minute */
+  wakeUpRequests: number;
+  wakeUpPerMinute: number;
+  /** the evaluation rounds' requests during the quiet period, per minute */
+  roundRequestsPerMinute: number;
+}
+
 export interface ReactionResult {
   minScheduleIntervalS: number;
   maxScheduleIntervalS: number;
@@ -43,40 +73,71 @@ export interface ReactionResult {
   /** the longest round the loop ran in this measurement (its first one included), ms */
   longestRoundMs: number;
   trials: ReactionTrial[];
+  /** null when the wake-up loop was not measured */
+  wakeUp: WakeUpTrial | null;
 }
 
 const SYSTEM = 'reaction';
 
-export async function runReactionBench(opts: {
+interface Options {
   latencyMs: number;
   pageConcurrency: number;
   minScheduleIntervalS: number;
   maxScheduleIntervalS: number;
   log: (line: string) => void;
-}): Promise<ReactionResult> {
+}
+
+interface LoopRun {
+  changes: { at: number; from: number; to: number }[];
+  scales: { at: number; replicas: number }[];
+  rounds: { start: number; end: number }[];
+  counts: { start: number; end: number }[];
+  /** every request the stand-in received, when */
+  requests: { at: number; url: string }[];
+}
+
+const DISCOVERY_INTERVAL_S = 2;
+
+/**
+ * One run of the real loop. `steps[0]` is the due backlog at the start; after the n-th reading
+ * (1-based) it becomes steps[n] when that is given and different. Stops after `scales` scale calls.
+ */
+async function runLoop(opts: Options, steps: number[], scalesWanted: number, wakeUp: boolean): Promise<LoopRun> {
   const mass = await startFakeMass({ dialect: '0.2', apiKey: API_KEY, latencyMs: opts.latencyMs });
+  const run: LoopRun = { changes: [], scales: [], rounds: [], counts: [], requests: [] };
+  mass.onRequest = (entry) => run.requests.push({ at: performance.now(), url: entry.url });
   const client = new MassClient({
     baseUrl: mass.baseUrl,
     apiKey: API_KEY,
     timeoutMs: 10_000,
     pageConcurrency: opts.pageConcurrency,
   });
-  const steps = [0, 5, 40];
   mass.setDemand(SYSTEM, { due: steps[0]! });
 
-  // After the n-th reading (1-based), the demand on the stand-in becomes steps[n].
-  const changes: { at: number; from: number; to: number }[] = [];
   let reads = 0;
+  let current = steps[0]!;
   const demand: DemandSource = {
     async readDemand(systems, now): Promise<Map<string, SystemReading>> {
       const readings = await client.readDemand(systems, now);
       reads += 1;
       const next = steps[reads];
-      if (next !== undefined) {
+      if (next !== undefined && next !== current) {
         mass.setDemand(SYSTEM, { due: next });
-        changes.push({ at: performance.now(), from: steps[reads - 1]!, to: next });
+        run.changes.push({ at: performance.now(), from: current, to: next });
+        current = next;
       }
       return readings;
+    },
+  };
+  const counter: DueCounter = {
+    get lastDialect() {
+      return client.lastDialect;
+    },
+    async countDue(now) {
+      const start = performance.now();
+      const answer = await client.countDue(now);
+      run.counts.push({ start, end: performance.now() });
+      return answer;
     },
   };
 
@@ -93,24 +154,22 @@ export async function runReactionBench(opts: {
     },
     0,
   );
-  const scales: { at: number; replicas: number }[] = [];
   let scaled: () => void = () => {};
   const swarm: SwarmTarget = {
     listManaged: () => fake.listManaged(),
     async scale(id, replicas): Promise<ScaleOutcome> {
-      scales.push({ at: performance.now(), replicas });
+      run.scales.push({ at: performance.now(), replicas });
       scaled();
       return fake.scale(id, replicas);
     },
   };
-  const rounds: { start: number; end: number }[] = [];
   const events: ReconcileEvents = {
     scaled() {},
     massError() {},
     dockerError() {},
     round(durationMs) {
       const end = performance.now();
-      rounds.push({ start: end - durationMs, end });
+      run.rounds.push({ start: end - durationMs, end });
     },
   };
   const defaults: PolicyDefaults = {
@@ -127,7 +186,6 @@ export async function runReactionBench(opts: {
     scaleDownDelay: 120,
     autoscale: true,
   };
-  const discoveryIntervalS = 2;
   const reconciler = new Reconciler(
     demand,
     swarm,
@@ -136,23 +194,28 @@ export async function runReactionBench(opts: {
     {
       dryRun: false,
       defaults,
-      discoveryIntervalMs: discoveryIntervalS * 1000,
+      discoveryIntervalMs: DISCOVERY_INTERVAL_S * 1000,
       retryMaxDelayMs: 30_000,
+      ...(wakeUp && { wakeUp: { counter, interval: 'auto' as const } }),
     },
     events,
   );
 
   const stop = new AbortController();
-  const deadline = (opts.maxScheduleIntervalS + opts.minScheduleIntervalS) * 1000 + 30_000;
+  const expectedS = steps.length * opts.maxScheduleIntervalS + opts.minScheduleIntervalS;
+  const deadline = expectedS * 1000 + 30_000;
   opts.log(
-    `  running the loop until two scale calls (about ${opts.maxScheduleIntervalS + opts.minScheduleIntervalS} s) ...`,
+    `  running the loop${wakeUp ? ' with the wake-up' : ''} until ${scalesWanted} scale call(s) (about ${expectedS} s at most) ...`,
   );
   const running = reconciler.run(stop.signal);
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no second scale call within ${deadline} ms`)), deadline);
+      const timer = setTimeout(
+        () => reject(new Error(`no scale call ${scalesWanted} within ${deadline} ms`)),
+        deadline,
+      );
       scaled = () => {
-        if (scales.length >= 2) {
+        if (run.scales.length >= scalesWanted) {
           clearTimeout(timer);
           resolve();
         }
@@ -163,11 +226,15 @@ export async function runReactionBench(opts: {
     await running;
     await mass.close();
   }
+  return run;
+}
 
-  const roundOf = (at: number) => rounds.find((r) => r.start <= at && at <= r.end);
+export async function runReactionBench(opts: Options & { wakeUp: boolean }): Promise<ReactionResult> {
+  const plain = await runLoop(opts, [0, 5, 40], 2, false);
+  const roundOf = (at: number) => plain.rounds.find((r) => r.start <= at && at <= r.end);
   const trials: ReactionTrial[] = (['steady', 'moving'] as const).map((name, i) => {
-    const change = changes[i]!;
-    const scale = scales[i]!;
+    const change = plain.changes[i]!;
+    const scale = plain.scales[i]!;
     const round = roundOf(scale.at);
     return {
       name,
@@ -181,12 +248,43 @@ export async function runReactionBench(opts: {
       replicas: scale.replicas,
     };
   });
+  let longestRoundMs = Math.max(...plain.rounds.map((r) => r.end - r.start));
+  let wakeUp: WakeUpTrial | null = null;
+  if (opts.wakeUp) {
+    // Quiet for two steady evaluations after the first (readings 1 to 3), then the same change as 'steady'.
+    const woke = await runLoop(opts, [0, 0, 0, 5], 1, true);
+    const change = woke.changes[0]!;
+    const scale = woke.scales[0]!;
+    const count = [...woke.counts].reverse().find((c) => c.end <= scale.at && c.start >= change.at);
+    const quietStart = woke.rounds[0]!.end;
+    const quietMs = change.at - quietStart;
+    const countUrl = (url: string) => url.startsWith('/api/analysis_request/?schedule_after__lte=');
+    const quiet = woke.requests.filter((r) => r.at >= quietStart && r.at < change.at);
+    const wakeUpRequests = quiet.filter((r) => countUrl(r.url)).length;
+    longestRoundMs = Math.max(longestRoundMs, ...woke.rounds.map((r) => r.end - r.start));
+    wakeUp = {
+      intervalS: opts.minScheduleIntervalS,
+      reactionMs: scale.at - change.at,
+      waitMs: count ? count.start - change.at : NaN,
+      countMs: count ? count.end - count.start : NaN,
+      inRoundMs: count ? scale.at - count.end : NaN,
+      longestCountMs: Math.max(...woke.counts.map((c) => c.end - c.start)),
+      from: change.from,
+      to: change.to,
+      replicas: scale.replicas,
+      quietS: quietMs / 1000,
+      wakeUpRequests,
+      wakeUpPerMinute: (wakeUpRequests * 60_000) / quietMs,
+      roundRequestsPerMinute: ((quiet.length - wakeUpRequests) * 60_000) / quietMs,
+    };
+  }
   return {
     minScheduleIntervalS: opts.minScheduleIntervalS,
     maxScheduleIntervalS: opts.maxScheduleIntervalS,
-    discoveryIntervalS,
+    discoveryIntervalS: DISCOVERY_INTERVAL_S,
     latencyMs: opts.latencyMs,
-    longestRoundMs: Math.max(...rounds.map((r) => r.end - r.start)),
+    longestRoundMs,
     trials,
+    wakeUp,
   };
 }

@@ -4,7 +4,8 @@
 // 1. one demand round of MassClient vs a naive reader (full lists, page after page) against the
 //    MASS stand-in, both dialects, backlogs of 0 / 10,000 / 100,000 due requests over 10 systems;
 // 2. the Docker side of a round with 200 managed services on the real Engine (if there is one);
-// 3. the reaction time of the real loop on the real clock.
+// 3. the reaction time of the real loop on the real clock, after a quiet period without and with
+//    the wake-up, and the requests per minute the wake-up costs.
 // Prints a table and PASS/FAIL check lines computed from the measurements, and writes
 // BENCHMARKS.md. Exits 1 when a check fails.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -27,7 +28,7 @@ const USAGE = `usage: npm run bench [-- options]
   --latency MS      delay of the MASS stand-in before every answer (default 5)
   --concurrency N   MassClient pageConcurrency (default 4)
   --skip-docker     leave out the Docker round (200 services on the local Engine)
-  --skip-reaction   leave out the reaction-time run (about 15 s)
+  --skip-reaction   leave out the reaction-time runs (about 40 s: without and with the wake-up)
   --out FILE        where to write the report (default BENCHMARKS.md)`;
 
 function parseArgs(argv: string[]): Args {
@@ -332,7 +333,27 @@ function reactionChecks(result: ReactionResult): void {
     );
   }
   const steady = result.trials.find((t) => t.name === 'steady');
-  if (steady) {
+  const w = result.wakeUp;
+  if (w) {
+    const bound = w.intervalS * 1000 + w.longestCountMs + result.longestRoundMs;
+    check(
+      w.reactionMs <= bound,
+      `reaction after a quiet period with the wake-up (${w.from} → ${w.to}): ${ms(w.reactionMs)} <= min_schedule_interval ${w.intervalS} s + one wake-up count (longest ${ms(w.longestCountMs)}) + one round (longest ${ms(result.longestRoundMs)}) = ${ms(bound)}` +
+        ` [waited ${ms(w.waitMs)} for the count, ${ms(w.countMs)} for its answer, then ${ms(w.inRoundMs)} to scale()]`,
+    );
+    if (steady)
+      check(
+        w.reactionMs < steady.reactionMs,
+        `the wake-up shortens the reaction after a quiet period: ${ms(w.reactionMs)} with it < ${ms(steady.reactionMs)} without`,
+      );
+    // Rounds read every service each max_schedule_interval; between two, a count each min_schedule_interval.
+    const sweeps = Math.round(w.quietS / result.maxScheduleIntervalS);
+    const between = Math.ceil(result.maxScheduleIntervalS / w.intervalS) - 1;
+    check(
+      w.wakeUpRequests === sweeps * between,
+      `the wake-up's cost: ${w.wakeUpRequests} count requests in ${w.quietS.toFixed(1)} s of quiet (${w.wakeUpPerMinute.toFixed(1)} per minute) = ${sweeps} steady intervals × ${between} counts (one per min_schedule_interval ${w.intervalS} s, none where a round reads every service anyway); the rounds made ${w.roundRequestsPerMinute.toFixed(1)} per minute`,
+    );
+  } else if (steady) {
     note(
       `reaction after a quiet period is bounded by max_schedule_interval, not min: ${ms(steady.reactionMs)} vs min_schedule_interval ${result.minScheduleIntervalS} s + one round; see BENCHMARKS.md`,
     );
@@ -377,7 +398,7 @@ function dockerMarkdown(result: DockerBenchResult | null): string {
 function reactionMarkdown(result: ReactionResult | null): string {
   if (result === null) return 'Not measured (`--skip-reaction`, or the measurement failed: see Checks).';
   const rows = result.trials.map((t) => [
-    t.name === 'steady' ? 'steady (demand had not moved)' : 'moving (right after a scale-up)',
+    t.name === 'steady' ? 'quiet (demand had not moved), no wake-up' : 'moving (right after a scale-up)',
     `${t.from} → ${t.to}`,
     `${t.intervalS} s`,
     ms(t.waitMs),
@@ -385,10 +406,31 @@ function reactionMarkdown(result: ReactionResult | null): string {
     ms(t.reactionMs),
     ms(t.intervalS * 1000 + result.longestRoundMs),
   ]);
+  const w = result.wakeUp;
+  if (w) {
+    rows.splice(1, 0, [
+      'quiet, with the wake-up',
+      `${w.from} → ${w.to}`,
+      `${w.intervalS} s (wake-up)`,
+      ms(w.waitMs + w.countMs),
+      ms(w.inRoundMs),
+      ms(w.reactionMs),
+      ms(w.intervalS * 1000 + w.longestCountMs + result.longestRoundMs),
+    ]);
+  }
+  const wakeUpText = w
+    ? [
+        '',
+        `**The wake-up's cost.** In the quiet period before the change (${w.quietS.toFixed(1)} s), the wake-up made ${w.wakeUpRequests} requests (one \`analysis_request/?schedule_after__lte=<now>&count\` each, whatever the number of systems): ${w.wakeUpPerMinute.toFixed(1)} per minute, ` +
+          `beside the ${w.roundRequestsPerMinute.toFixed(1)} per minute of the evaluation rounds themselves (1 system). A count is made once per \`min_schedule_interval\` (${w.intervalS} s here), except where a round evaluates every service anyway; ` +
+          `so with steady services it costs (max_schedule_interval / min_schedule_interval − 1) requests per max_schedule_interval: with the defaults (10 s, 30 s) 2 per 30 s, 4 per minute. Its longest count took ${ms(w.longestCountMs)}.`,
+      ]
+    : [];
   return [
     `The real \`Reconciler.run()\` on the real clock; the real \`MassClient\` against the 0.2 stand-in (${result.latencyMs} ms latency); an in-memory swarm that notes when \`scale()\` is called. ` +
       `\`min_schedule_interval\` ${result.minScheduleIntervalS} s, \`max_schedule_interval\` ${result.maxScheduleIntervalS} s, discovery every ${result.discoveryIntervalS} s. ` +
-      'Demand is changed on the stand-in right after a reading was taken — the worst moment, the change just missed an evaluation — and the time to the `scale()` call is measured.',
+      'Demand is changed on the stand-in right after a reading was taken — the worst moment, the change just missed an evaluation — and the time to the `scale()` call is measured. ' +
+      'Two loops, one after the other: one without the wake-up (`WAKE_UP_INTERVAL=off`: the quiet and the moving rows), one with it (`auto`: quiet for two steady intervals, then the same change).',
     '',
     table(
       [
@@ -403,14 +445,16 @@ function reactionMarkdown(result: ReactionResult | null): string {
       rows,
     ).markdown,
     '',
-    `"one round" is the longest round the loop ran during this measurement (${ms(result.longestRoundMs)}, its first round, which also discovers the service). ` +
-      "The wait is the interval itself plus the timer's wake-up; the reading of MASS happens inside the round.",
+    `"one round" is the longest round the loops ran during this measurement (${ms(result.longestRoundMs)}, a first round, which also discovers the service). ` +
+      "The wait is the interval itself plus the timer's wake-up; the reading of MASS happens inside the round. " +
+      'With the wake-up, the wait runs until its count answered (one request), and its bound adds the longest count.',
+    ...wakeUpText,
     '',
-    'What "reaction" means: the loop does not watch MASS continuously; each service is read when its next evaluation is due. ' +
+    'What "reaction" means: the loop does not read every service all the time; each service is read when its next evaluation is due. ' +
       'After a reading whose smoothed demand moved by more than `demand_delta_threshold`, the next one is `min_schedule_interval` away; ' +
-      'after a steady reading it is `max_schedule_interval` away. So the worst case is `min_schedule_interval` + one round while demand is moving ' +
-      '(the case the spec bound describes), and `max_schedule_interval` + one round when a change follows a quiet period. On average a change waits half the interval. ' +
-      'Lower `max_schedule_interval` for faster first reactions; it costs one demand round (on 0.2: 1 + 3 requests per system) each time. ' +
+      'after a steady reading it is `max_schedule_interval` away. Without the wake-up, a change after a quiet period waits up to `max_schedule_interval` + one round. ' +
+      'The wake-up counts every due request once per `min_schedule_interval`; when the count rises above its lowest value since the last jump by more than `demand_delta_threshold` × that value (at least one request), ' +
+      'every managed service whose next evaluation is later is evaluated at once, so the worst case becomes `min_schedule_interval` + one count + one round. ' +
       'The first scale-up after a quiet period is gradual by design: the smoothed demand moves toward the reading (exponential moving average), and the following evaluations, now `min_schedule_interval` apart, catch up.',
   ].join('\n');
 }
@@ -571,6 +615,7 @@ async function main(): Promise<void> {
         pageConcurrency: args.concurrency,
         minScheduleIntervalS: 2,
         maxScheduleIntervalS: 10,
+        wakeUp: true,
         log: (line) => console.log(line),
       });
       reactionChecks(reaction);

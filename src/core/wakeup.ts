@@ -13,9 +13,11 @@
 // lowers that floor. After a jump the floor starts again from the count that jumped.
 //
 // When: one reading per `intervalMs` (the smallest min_schedule_interval among the managed
-// services, or WAKE_UP_INTERVAL), counted from the later of the last reading and the last round
-// that evaluated every managed service (such a round has just read everything: while every
-// service is evaluated each min_schedule_interval anyway, the wake-up costs nothing).
+// services, or WAKE_UP_INTERVAL), counted from the later of the last reading and the moment the
+// last round that evaluated every managed service decided (their next evaluations count from it,
+// so no count comes just before them; while every service is evaluated each
+// min_schedule_interval anyway, the wake-up costs nothing). With steady services that is
+// ceil(max_schedule_interval / interval) − 1 requests per max_schedule_interval.
 
 export interface WakeUpState {
   /** the lowest count read since the last jump; null before the first reading */

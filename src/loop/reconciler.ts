@@ -171,9 +171,10 @@ export class Reconciler {
       const evaluated = this.evaluated();
       const due = evaluated.filter((r) => r.memory.nextAt <= started);
       if (due.length > 0 && !signal?.aborted) {
-        await this.evaluate(due, signal);
-        // Every service has just been read: the wake-up's next count is an interval away.
-        if (due.length === evaluated.length) this.wakeUp?.sweep(started);
+        const decidedAt = await this.evaluate(due, signal);
+        // Every service has just been read: the wake-up's next count is an interval after the
+        // moment their next evaluations are counted from, so it never comes just before one.
+        if (decidedAt !== null && due.length === evaluated.length) this.wakeUp?.sweep(decidedAt);
       }
     }
     this.events.round(this.clock.now() - started);
@@ -201,10 +202,11 @@ export class Reconciler {
     this.liveness.keepOnly(read);
   }
 
-  private async evaluate(due: EvaluatedRecord[], signal?: AbortSignal): Promise<void> {
+  /** Reads and decides for the due services; returns the time the decisions were made at (null: abandoned). */
+  private async evaluate(due: EvaluatedRecord[], signal?: AbortSignal): Promise<number | null> {
     const systems = [...new Set(due.map((r) => r.policy.system))];
     const read = await unlessAborted(this.demand.readDemand(systems, new Date(this.clock.now())), signal);
-    if (read === ABANDONED) return;
+    if (read === ABANDONED) return null;
     const now = this.clock.now();
     this.failures.massReadings(read, now, (kind) => this.events.massError(kind));
     // Demand = due + work on live instances; the floor keeps working instances from being killed.
@@ -213,7 +215,7 @@ export class Reconciler {
     const updates: PlannedUpdate[] = [];
     const ctx = { dryRun: this.options.dryRun, retryMaxDelayMs: this.options.retryMaxDelayMs, random: this.random };
     for (const r of due) {
-      if (signal?.aborted) return;
+      if (signal?.aborted) return null;
       // The service may have been forgotten or relabelled while MASS was being read.
       if (this.table.get(r.id) !== r) continue;
       const reading: SystemReading = readings.get(r.policy.system) ?? {
@@ -242,6 +244,7 @@ export class Reconciler {
     );
     if (this.options.remover !== undefined && !signal?.aborted)
       await this.liveness.recover(this.options.remover, this.clock.now());
+    return now;
   }
 
   /** Running Swarm tasks of each system's services; null for a system when any count is unknown. */

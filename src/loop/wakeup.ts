@@ -88,9 +88,10 @@ export class WakeUpBook {
       this.state = afterFailedReading(this.state, now);
       if (this.failingKind !== answer.error.kind) {
         this.failingKind = answer.error.kind;
+        // The kind only: the rounds' own line for the same failure gives the details once.
         this.log.warn(
-          { kind: answer.error.kind },
-          `wake-up: counting the due requests failed: ${answer.error.message}; services are evaluated on their own schedule, next try in ${settings.intervalMs / 1000}s`,
+          { kind: answer.error.kind, error: answer.error.message },
+          `wake-up: counting the due requests failed (${answer.error.kind}); services are evaluated on their own schedule, next try in ${settings.intervalMs / 1000}s`,
         );
       }
       return { kind: 'failed', error: answer.error.kind };

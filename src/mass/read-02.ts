@@ -12,7 +12,7 @@ import {
   type InstanceListing,
   type ListingMemory,
 } from './listing-plan';
-import { checkNext, MAX_PAGES, NOT_FOUND, pagePool, pages02, type FetchJson } from './paging';
+import { checkNext, MAX_PAGES, NOT_FOUND, pageOfUrl, pagePool, pages02, type FetchJson } from './paging';
 import { countSchema, pages, type AnalysisSystemInstanceItem } from './schemas';
 import type { SystemIndex } from './systems';
 import { query } from './transport';
@@ -201,9 +201,9 @@ type ListAll =
 /**
  * Every page of `analysis_system_instance/` without a filter, each instance counted into its
  * system's tally. Given up after page 1 when the other pages would cost `limit` requests or
- * more ('dearer'), and on any sign that the list changed while it was read ('changed': a later
- * page 404s or reports another page_count, or an instance comes twice), so that the round reads
- * per system instead of trusting a list that shifted under it.
+ * more ('dearer'), and on any sign that the list changed while it was read or does not page
+ * right ('changed': a later page 404s, gives another page_count or page number, links next
+ * elsewhere, or an instance comes twice), so that the round reads per system instead.
  */
 async function listAll(round: Round, index: SystemIndex, wanted: Set<string>, limit: number): Promise<ListAll> {
   const pathFor = (page: number) =>
@@ -227,17 +227,18 @@ async function listAll(round: Round, index: SystemIndex, wanted: Set<string>, li
       return false;
     }
     const parsed = parseAnswer(pages['0.2'].instances, body, step);
-    if (parsed.page !== page)
-      throw pagingFailure(
-        step,
-        `asked for page ${page}, got page ${parsed.page}: the server ignores page (paging loop)`,
-      );
-    checkNext(step, page, parsed.next);
-    if (page === 1) pageCount = parsed.page_count;
-    else if (parsed.page_count !== pageCount) {
+    // Page 1 must be right. A later page that is not the one asked for, links next elsewhere or
+    // gives another page_count makes the round read per system: the list shifted under the
+    // reader, or a paging fault that then stays with the systems whose lists it hits.
+    const linksNext = typeof parsed.next !== 'string' || pageOfUrl(parsed.next) === page + 1;
+    if (page > 1 && (parsed.page !== page || !linksNext || parsed.page_count !== pageCount)) {
       changed = true;
       return false;
     }
+    if (parsed.page !== page)
+      throw pagingFailure(step, `asked for page 1, got page ${parsed.page}: the server ignores page (paging loop)`);
+    checkNext(step, page, parsed.next);
+    if (page === 1) pageCount = parsed.page_count;
     for (const [i, instance] of parsed.results.entries()) {
       const uuid = instanceId(instance);
       if (uuid !== undefined) {

@@ -171,4 +171,33 @@ describe('one listing of all instances (0.2)', () => {
       }
     });
   });
+
+  // A paging fault of the listing of all stays with the systems whose own lists it hits.
+  const faults = [
+    { name: 'a server that ignores page', fault: { kind: 'next-loop', path: 'analysis_system_instance/' } },
+    { name: 'a page that 404s', fault: { kind: 'vanish-page', page: 2, path: 'analysis_system_instance/' } },
+  ] as const;
+  for (const row of faults) {
+    test(`${row.name}: read per system, so only the system with a second page has no reading`, async () => {
+      await withMass(async (mass) => {
+        mass.setDemand('alpha', { due: 1, scheduledOnline: 150, onlineInstances: 150 });
+        mass.setDemand('beta', { due: 2, scheduledOnline: 3, onlineInstances: 3 });
+        const c = client(mass);
+        await readOk(c, ['alpha', 'beta']); // learns the counts: all (2 pages) beats 2 + 1
+        mass.fault = { ...row.fault };
+        const readings = await c.readDemand(['alpha', 'beta'], new Date(NOW));
+        assert.deepEqual(c.lastListing, { listing: 'per-system', gaveUp: 'changed', confirmed: [] });
+        const alpha = readings.get('alpha');
+        assert.ok(alpha && !alpha.ok);
+        assert.equal(alpha.error.kind, 'paging');
+        assert.match(
+          alpha.error.message,
+          /^GET analysis_system_instance\/\?analysis_system=[0-9a-f]{24}&page=2&per_page=100: /,
+        );
+        const beta = readings.get('beta');
+        assert.ok(beta?.ok, JSON.stringify(beta));
+        assert.equal(beta.demand.demand, 5);
+      });
+    });
+  }
 });

@@ -1073,3 +1073,40 @@ describe('MassClient: the system listing', () => {
     });
   });
 });
+
+describe('MassClient.countDue: the wake-up count', () => {
+  test('0.2: one request counting every due request of every system, no system filter', async () => {
+    await withMass({ dialect: '0.2' }, async (mass) => {
+      mass.setDemand('ssdeep', { due: 4, notDue: 3 });
+      mass.setDemand('peid', { due: 2 });
+      const c = client(mass);
+      assert.deepEqual(await c.countDue(now), { ok: true, count: 6 });
+      assert.deepEqual(
+        mass.requests.map((r) => r.url),
+        [`/api/analysis_request/?schedule_after__lte=${now.toISOString()}&count`],
+      );
+      assert.equal(c.stats.requests, 1);
+    });
+  });
+
+  test('the older server answers a list: bad-shape, never a count', async () => {
+    await withMass({ dialect: 'legacy' }, async (mass) => {
+      mass.setDemand('ssdeep', { due: 4 });
+      const answer = await client(mass).countDue(now);
+      assert.ok(!answer.ok);
+      assert.equal(answer.error.kind, 'bad-shape');
+      assert.match(answer.error.message, /ignores \?count/);
+    });
+  });
+
+  test('a failure comes back as a MassFailure, without the key', async () => {
+    await withMass({ dialect: '0.2' }, async (mass) => {
+      mass.fault = { kind: 'status', code: 503 };
+      const answer = await client(mass).countDue(now);
+      assert.ok(!answer.ok);
+      assert.equal(answer.error.kind, 'server-error');
+      assert.match(answer.error.message, /^GET analysis_request\/\?schedule_after__lte=.*&count: /);
+      assert.ok(!answer.error.message.includes(KEY));
+    });
+  });
+});

@@ -149,7 +149,10 @@ describe('wake-up after a quiet period (in-memory loop)', () => {
     await s.runUntil(120);
     const lines = s.log.messages().filter((m) => m.startsWith('wake-up: counting'));
     assert.equal(lines.length, 3, lines.join('\n'));
-    assert.match(lines[1]!, /503/);
+    assert.match(lines[0]!, /failed \(timeout\)/);
+    assert.match(lines[1]!, /failed \(server-error\)/);
+    const second = s.log.lines.find((l) => l.msg === lines[1]);
+    assert.match(String(second?.error), /503/);
     assert.equal(lines[2], 'wake-up: counting the due requests works again');
   });
 
