@@ -126,6 +126,12 @@ export async function runReactionBench(opts: {
     requestsPerInstance: 1,
     scaleDownDelay: 120,
     autoscale: true,
+    policy: 'classic',
+    targetWait: 120,
+    serviceTime: 'auto',
+    startupTime: 45,
+    scaleIn: 'idle',
+    longestHold: 'off',
   };
   const discoveryIntervalS = 2;
   const reconciler = new Reconciler(

@@ -4,8 +4,10 @@ import type { Logger } from 'pino';
 import { backoffDelay } from '../core/backoff';
 import { describeDecision, type Decision } from '../core/decision';
 import { evaluate, type DemandInput } from '../core/evaluation';
-import { floorDecision } from '../core/liveness';
+import type { Reading } from '../core/reading';
+import { graceWarning, type WorkFigures } from '../core/work';
 import type { SystemReading } from '../types';
+import type { LiveDetail } from './liveness';
 import { evaluatedBase, updateFailureOf, type EvaluatedRecord, type ServiceRecord } from './record';
 
 export interface EvaluationContext {
@@ -15,6 +17,8 @@ export interface EvaluationContext {
   log: Logger;
   /** live instances of the system holding work: a scale-down never goes below (default 0) */
   floor?: number;
+  /** the instances of the system as judged, with the work each live one holds (default none) */
+  live?: LiveDetail;
 }
 
 /** A change of replica count to send to Swarm. */
@@ -37,7 +41,13 @@ export function decisionFields(d: Decision): Record<string, unknown> {
     bounded: d.bounded,
     current: d.current,
     desired: d.desired,
+    ...(d.work === undefined ? {} : { work: workFields(d.work) }),
   };
+}
+
+/** The work policy's figures, rounded for the log line. */
+function workFields(w: WorkFigures): Record<string, unknown> {
+  return { ...w, need: round1(w.need), arrivalsPerMin: round1(w.arrivalsPerMin), serviceTime: round1(w.serviceTime) };
 }
 
 /**
@@ -78,10 +88,16 @@ export function evaluateService(
     };
   }
 
-  const evaluation = evaluate(memory.state, { ok: true, demand: reading.demand.demand }, current, policy, now);
-  const { state } = evaluation;
-  const decision = floorDecision(evaluation.decision, ctx.floor ?? 0);
+  const input: Reading = {
+    due: reading.demand.due,
+    demand: reading.demand.demand,
+    floor: ctx.floor ?? 0,
+    held: ctx.live?.held ?? [],
+    liveness: { instances: ctx.live?.instances ?? [] },
+  };
+  const { state, decision } = evaluate(memory.state, { ok: true, reading: input }, current, policy, now);
   Object.assign(memory, { state, decision, reading: reading.demand, nextAt: decision.nextAt });
+  sayGraceWarning(log, memory, graceWarning(policy, decision, r.stopGraceMs));
   const fields = {
     ...decisionFields(decision),
     due: reading.demand.due,
@@ -108,6 +124,13 @@ export function evaluateService(
   const record: ServiceRecord =
     update === null ? { ...base, status: 'managed' } : { ...base, status: 'update-failing', update };
   return { record, update: { id: r.id, decision, fields, log } };
+}
+
+/** The stop_grace_period warning: one line when it appears or changes, kept for `status`. */
+function sayGraceWarning(log: Logger, memory: EvaluatedRecord['memory'], warning: string | null): void {
+  if (warning === (memory.graceWarning ?? null)) return;
+  memory.graceWarning = warning;
+  if (warning !== null) log.warn({ warning: 'stop-grace-period' }, warning);
 }
 
 /** The one line that ends an update failure of a service. */

@@ -5,6 +5,7 @@
 // so that MASS 0.2/0.3 requeues their work.
 import type { Logger } from 'pino';
 import { instancesToRecover, judgeInstances, type LivenessResult, type LivenessState } from '../core/liveness';
+import type { InstanceSeen } from '../core/reading';
 import type { MassFailure, SystemReading } from '../types';
 
 export interface LivenessOptions {
@@ -43,6 +44,12 @@ export interface SystemLiveness {
   abortedTotal: number;
   /** instances deleted to requeue their work since the daemon started */
   recoveredTotal: number;
+}
+
+/** What the work policy reads of a system's instances (src/core/reading.ts). */
+export interface LiveDetail {
+  held: number[];
+  instances: readonly InstanceSeen[];
 }
 
 export interface LivenessEvents {
@@ -143,6 +150,14 @@ export class LivenessBook {
   /** Live instances holding work: no scale-down of the system's service goes below it. */
   floorOf(system: string): number {
     return this.systems.get(system)?.report.floor ?? 0;
+  }
+
+  /** The instances of the latest reading with their verdicts, and the work each live one holds. */
+  liveOf(system: string): LiveDetail {
+    const last = this.systems.get(system)?.last ?? null;
+    if (last === null) return { held: [], instances: [] };
+    const held = last.instances.filter((i) => i.verdict !== 'dead' && i.scheduled > 0).map((i) => i.scheduled);
+    return { held, instances: last.instances };
   }
 
   reports(): SystemLiveness[] {

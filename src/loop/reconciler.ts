@@ -152,7 +152,8 @@ export class Reconciler {
         error: { kind: 'bad-shape', message: 'no reading returned' },
       };
       const floor = this.liveness.floorOf(r.policy.system);
-      const { record, update } = evaluateService(r, reading, now, { ...ctx, floor, log: this.log });
+      const live = this.liveness.liveOf(r.policy.system);
+      const { record, update } = evaluateService(r, reading, now, { ...ctx, floor, live, log: this.log });
       this.table.set(r.id, record);
       if (update !== null) updates.push(update);
     }

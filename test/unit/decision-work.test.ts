@@ -1,0 +1,462 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { describeDecision, initialState, type ServiceState } from '../../src/core/decision';
+import { evaluate } from '../../src/core/evaluation';
+import type { Policy } from '../../src/core/policy';
+import { demandOnly, type InstanceSeen, type Reading } from '../../src/core/reading';
+import {
+  decideWork,
+  initialWorkState,
+  learn,
+  serviceTimeOf,
+  sizeForWait,
+  SERVICE_TIME_PRIOR_S,
+  type SizingInput,
+  type WorkState,
+} from '../../src/core/work';
+import { policy } from '../fakes/policy';
+
+describe('sizeForWait: replicas for the due work and arrivals within the target wait', () => {
+  // W 120 s, S 30 s, U 45 s: an idle replica starts 4 analyses within W, a new one 2.5,
+  // one holding h analyses max(0, 120 − 30h)/30.
+  const base: SizingInput = {
+    due: 0,
+    held: [],
+    idleReady: 0,
+    arrivalRate: 0,
+    serviceTime: 30,
+    startupTime: 45,
+    targetWait: 120,
+  };
+  const cases: { why: string; over: Partial<SizingInput>; need: number; idle: number; added: number; want: number }[] =
+    [
+      { why: 'no work: no replica', over: {}, need: 0, idle: 0, added: 0, want: 0 },
+      { why: 'idle running replicas first', over: { due: 10, idleReady: 3 }, need: 10, idle: 3, added: 0, want: 3 },
+      {
+        why: 'only as many idle replicas as the work needs',
+        over: { due: 8, idleReady: 5 },
+        need: 8,
+        idle: 2,
+        added: 0,
+        want: 2,
+      },
+      {
+        why: 'then new replicas, each starting (W − U)/S',
+        over: { due: 20, idleReady: 3 },
+        need: 20,
+        idle: 3,
+        added: 4,
+        want: 7,
+      },
+      {
+        why: 'work locked on instances is not helped: holders count, without capacity',
+        over: { due: 12, held: [5, 5, 5] },
+        need: 12,
+        idle: 0,
+        added: 5,
+        want: 8,
+      },
+      {
+        why: 'holders with room carry the due work themselves',
+        over: { due: 4, held: [1, 2] },
+        need: 4,
+        idle: 0,
+        added: 0,
+        want: 2,
+      },
+      {
+        why: 'arrivals within W count: 3/min × 120 s',
+        over: { arrivalRate: 0.05, idleReady: 1 },
+        need: 6,
+        idle: 1,
+        added: 1,
+        want: 2,
+      },
+      {
+        why: 'a start-up longer than W still starts one analysis per new replica',
+        over: { due: 5, startupTime: 200 },
+        need: 5,
+        idle: 0,
+        added: 5,
+        want: 5,
+      },
+      {
+        why: 'a longer target wait needs fewer replicas',
+        over: { due: 20, targetWait: 300 },
+        need: 20,
+        idle: 0,
+        added: 3,
+        want: 3,
+      },
+    ];
+  for (const c of cases) {
+    test(c.why, () => {
+      const s = sizeForWait({ ...base, ...c.over });
+      assert.equal(Math.round(s.need * 1000) / 1000, c.need);
+      assert.deepEqual([s.idleUsed, s.added, s.replicas], [c.idle, c.added, c.want]);
+    });
+  }
+});
+
+function seen(counts: Record<string, number>, verdict: InstanceSeen['verdict'] = 'online'): InstanceSeen[] {
+  return Object.entries(counts).map(([uuid, scheduled]) => ({ uuid, verdict, scheduled }));
+}
+
+function reading(due: number, instances: InstanceSeen[]): Reading {
+  const live = instances.filter((i) => i.verdict !== 'dead');
+  const held = live.filter((i) => i.scheduled > 0).map((i) => i.scheduled);
+  return {
+    due,
+    demand: due + live.reduce((n, i) => n + i.scheduled, 0),
+    floor: held.length,
+    held,
+    liveness: { instances },
+  };
+}
+
+describe('learn: service time from falling scheduled counts, arrivals from the work in the system', () => {
+  const at0 = (instances: Record<string, number>, due = 0): WorkState => ({
+    ...initialWorkState(),
+    instances: new Map(Object.entries(instances)),
+    due,
+    lastAt: 0,
+  });
+  const cases: {
+    why: string;
+    before: WorkState;
+    now: Reading;
+    busy: number;
+    completions: number;
+    arrivals: number;
+  }[] = [
+    {
+      why: 'two instances busy for 30 s finish one each',
+      before: at0({ a: 5, b: 3 }),
+      now: reading(0, seen({ a: 4, b: 2 })),
+      busy: 60,
+      completions: 2,
+      arrivals: 0,
+    },
+    {
+      why: 'an instance that emptied was busy at most its work × the current estimate',
+      before: at0({ a: 1 }),
+      now: reading(0, seen({ a: 0 })),
+      busy: 30,
+      completions: 1,
+      arrivals: 0,
+    },
+    {
+      why: 'a count that rose teaches no service time; its finished work is estimated for the arrivals',
+      before: at0({ a: 2 }),
+      now: reading(0, seen({ a: 5 })),
+      busy: 0,
+      completions: 0,
+      arrivals: 3.5,
+    },
+    {
+      why: 'new due requests are arrivals',
+      before: at0({ a: 3 }),
+      now: reading(10, seen({ a: 3 })),
+      busy: 30,
+      completions: 0,
+      arrivals: 10,
+    },
+    {
+      why: 'work dispatched from due to an instance is not an arrival',
+      before: at0({ a: 0 }, 6),
+      now: reading(0, seen({ a: 6 })),
+      busy: 0,
+      completions: 0,
+      arrivals: 0,
+    },
+    {
+      why: 'instances judged dead teach nothing',
+      before: at0({ a: 3 }),
+      now: reading(0, seen({ a: 1 }, 'dead')),
+      busy: 0,
+      completions: 0,
+      arrivals: 0,
+    },
+  ];
+  for (const c of cases) {
+    test(c.why, () => {
+      const after = learn(c.before, c.now, SERVICE_TIME_PRIOR_S, 30_000);
+      assert.equal(after.busySeconds, c.busy);
+      assert.equal(after.completions, c.completions);
+      const alpha = 1 - Math.exp(-30 / 120);
+      assert.ok(Math.abs(after.arrivalRate - (alpha * c.arrivals) / 30) < 1e-9, `${after.arrivalRate}`);
+      assert.equal(after.lastAt, 30_000);
+    });
+  }
+
+  test('service_time=auto: the prior until completions are seen, then mostly what was seen', () => {
+    const p = policy({ policy: 'work', serviceTime: 'auto' });
+    assert.deepEqual(serviceTimeOf(p, initialWorkState()), { seconds: SERVICE_TIME_PRIOR_S, source: 'prior' });
+    const learnt = { ...initialWorkState(), busySeconds: 20 * 30, completions: 20 };
+    const s = serviceTimeOf(p, learnt);
+    assert.equal(s.source, 'learned');
+    assert.ok(Math.abs(s.seconds - (600 + 2 * 60) / 22) < 1e-9);
+  });
+
+  test('a service_time label is used as it is', () => {
+    const learnt = { ...initialWorkState(), busySeconds: 20 * 30, completions: 20 };
+    assert.deepEqual(serviceTimeOf(policy({ policy: 'work', serviceTime: 45 }), learnt), {
+      seconds: 45,
+      source: 'label',
+    });
+  });
+
+  test('the estimate keeps a bounded memory, so a changed service time is learned again', () => {
+    let state: WorkState = { ...initialWorkState(), busySeconds: 500 * 10, completions: 500, lastAt: 0 };
+    state = { ...state, instances: new Map([['a', 10]]) };
+    const after = learn(state, reading(0, seen({ a: 9 })), 10, 100_000);
+    assert.equal(after.completions, 500);
+    assert.ok(Math.abs(after.busySeconds - ((5000 + 100) * 500) / 501) < 1e-6);
+  });
+});
+
+describe('decideWork: sizing, bounds and the scale-in rules', () => {
+  const work = (over: Partial<Policy> = {}) =>
+    policy({
+      policy: 'work',
+      minInst: 1,
+      maxInst: 20,
+      serviceTime: 30,
+      startupTime: 45,
+      targetWait: 120,
+      scaleDownDelay: 120,
+      ...over,
+    });
+  const idle = (n: number) => seen(Object.fromEntries(Array.from({ length: n }, (_, i) => [`i${i}`, 0])));
+
+  type Row = { at: number; r: Reading; current?: number };
+  function run(p: Policy, start: number, rows: Row[]) {
+    let state: ServiceState = initialState(p, start, 0);
+    let current = start;
+    return rows.map((row) => {
+      const { state: next, decision } = decideWork(state, row.r, row.current ?? current, p, row.at * 1000);
+      state = next;
+      current = decision.desired;
+      return decision;
+    });
+  }
+
+  const cases: {
+    why: string;
+    over?: Partial<Policy>;
+    current: number;
+    r: Reading;
+    want: { action: string; reason: string; limitedBy: string; recommendation: number; desired: number };
+  }[] = [
+    {
+      why: 'due work beyond the replicas: up at once, bound by the target wait',
+      current: 3,
+      r: reading(20, idle(3)),
+      want: { action: 'up', reason: 'scale-up', limitedBy: 'target-wait', recommendation: 7, desired: 7 },
+    },
+    {
+      why: 'more than max_inst: capped',
+      current: 3,
+      r: reading(500, idle(3)),
+      want: { action: 'up', reason: 'scale-up', limitedBy: 'max_inst', recommendation: 199, desired: 20 },
+    },
+    {
+      why: 'below min_inst: up to it',
+      over: { minInst: 4 },
+      current: 2,
+      r: reading(0, idle(2)),
+      want: { action: 'up', reason: 'scale-up-to-min-inst', limitedBy: 'min_inst', recommendation: 0, desired: 4 },
+    },
+    {
+      why: 'idle: fewer replicas do and no instance holds work: down at once',
+      current: 6,
+      r: reading(0, idle(6)),
+      want: { action: 'down', reason: 'scale-down-idle', limitedBy: 'min_inst', recommendation: 0, desired: 1 },
+    },
+    {
+      why: 'idle: fewer replicas would do, but an instance holds work: held',
+      current: 6,
+      r: reading(0, [...seen({ busy: 2 }), ...idle(5)]),
+      want: { action: 'hold', reason: 'hold-work-held', limitedBy: 'scale-in-hold', recommendation: 1, desired: 6 },
+    },
+    {
+      why: 'the holders carry the work: bound by the work held',
+      current: 2,
+      r: reading(0, seen({ a: 1, b: 1 })),
+      want: { action: 'none', reason: 'steady', limitedBy: 'work-held', recommendation: 2, desired: 2 },
+    },
+    {
+      why: 'a lowered max_inst applies at once, even with work held',
+      over: { maxInst: 4 },
+      current: 6,
+      r: reading(0, seen({ a: 3 })),
+      want: { action: 'down', reason: 'scale-down-to-max-inst', limitedBy: 'max_inst', recommendation: 1, desired: 4 },
+    },
+    {
+      why: 'at least one replica while work is due, with min_inst 0',
+      over: { minInst: 0 },
+      current: 0,
+      r: reading(1, []),
+      want: { action: 'up', reason: 'scale-up', limitedBy: 'target-wait', recommendation: 1, desired: 1 },
+    },
+  ];
+  for (const c of cases) {
+    test(c.why, () => {
+      const [d] = run(work(c.over), c.current, [{ at: 10, r: c.r }]);
+      const { action, reason, limitedBy, recommendation, desired } = d!;
+      assert.deepEqual({ action, reason, limitedBy, recommendation, desired }, c.want);
+    });
+  }
+
+  test('idle with longest_hold: after that long one replica goes anyway, then one per longest_hold', () => {
+    const held = reading(0, [...seen({ busy: 2 }), ...idle(5)]);
+    const rows = [0, 200, 300, 310, 590, 600].map((at) => ({ at, r: held }));
+    const ds = run(work({ longestHold: 300 }), 6, rows);
+    assert.deepEqual(
+      ds.map((d) => [d.reason, d.desired]),
+      [
+        ['hold-work-held', 6],
+        ['hold-work-held', 6],
+        ['scale-down-longest-hold', 5],
+        ['hold-work-held', 5],
+        ['hold-work-held', 5],
+        ['scale-down-longest-hold', 4],
+      ],
+    );
+    assert.equal(ds[1]!.work?.heldForS, 200);
+    assert.match(
+      describeDecision(ds[2]!),
+      /^scale down by one: a scale-in to 1 was held by work for longest_hold 300s/,
+    );
+  });
+
+  test('idle without longest_hold: held for as long as work is held, then down at once when none is', () => {
+    const held = reading(0, [...seen({ busy: 2 }), ...idle(5)]);
+    const rows = [0, 3600, 7200].map((at) => ({ at, r: held }));
+    rows.push({ at: 7210, r: reading(0, idle(6)) });
+    const ds = run(work(), 6, rows);
+    assert.deepEqual(
+      ds.map((d) => [d.reason, d.desired]),
+      [
+        ['hold-work-held', 6],
+        ['hold-work-held', 6],
+        ['hold-work-held', 6],
+        ['scale-down-idle', 1],
+      ],
+    );
+  });
+
+  test('window: a lower count waits for scale_down_delay, whatever the work held', () => {
+    const rows = [0, 60, 119, 121].map((at) => ({ at, r: reading(0, [...seen({ busy: 1 }), ...idle(5)]) }));
+    const ds = run(work({ scaleIn: 'window' }), 6, rows);
+    assert.deepEqual(
+      ds.map((d) => [d.reason, d.limitedBy, d.desired]),
+      [
+        ['hold-stabilization', 'stabilization', 6],
+        ['hold-stabilization', 'stabilization', 6],
+        ['hold-stabilization', 'stabilization', 6],
+        ['scale-down', 'work-held', 1],
+      ],
+    );
+  });
+
+  test('a held scale-in is evaluated again soon (min_schedule_interval), a steady one late', () => {
+    const [held] = run(work(), 6, [{ at: 10, r: reading(0, [...seen({ busy: 2 }), ...idle(5)]) }]);
+    assert.equal(held!.nextAt, 20_000);
+    const steady = run(work(), 1, [
+      { at: 10, r: reading(0, idle(1)) },
+      { at: 40, r: reading(0, idle(1)) },
+    ]);
+    assert.equal(steady[1]!.reason, 'steady');
+    assert.equal(steady[1]!.nextAt, 70_000);
+  });
+
+  test('through evaluate: the working floor of the reading applies to the work policy too', () => {
+    const p = work({ scaleIn: 'window', scaleDownDelay: 0 });
+    const r = reading(0, [...seen({ a: 1, b: 1, c: 1 }), ...idle(3)]);
+    const { decision } = evaluate(initialState(p, 6, 0), { ok: true, reading: { ...r, held: [1] } }, 6, p, 1000);
+    assert.equal(decision.reason, 'hold-working');
+    assert.equal(decision.limitedBy, 'working');
+    assert.equal(decision.desired, 3);
+  });
+
+  const sentences: { why: string; over?: Partial<Policy>; current: number; r: Reading; text: string }[] = [
+    {
+      why: 'scale up',
+      current: 3,
+      r: reading(20, idle(3)),
+      text: 'scale up: 20 analyses to start within 120s (20 due, 0/min arriving, 30s each): 7 replicas, not 3',
+    },
+    {
+      why: 'scale-in held by work',
+      current: 6,
+      r: reading(0, [...seen({ busy: 2 }), ...idle(5)]),
+      text: 'hold: 1 replicas would do, but 1 instances hold work and Swarm picks which replica goes (scale_in=idle, held for 0s); 0 analyses to start within 120s (0 due, 0/min arriving, 30s each); 1 instances hold 2',
+    },
+    {
+      why: 'scale down when idle',
+      current: 6,
+      r: reading(0, idle(6)),
+      text: 'scale down: no instance holds work; 0 analyses to start within 120s (0 due, 0/min arriving, 30s each): 1 replicas',
+    },
+    {
+      why: 'service time assumed until learned',
+      over: { serviceTime: 'auto' },
+      current: 3,
+      r: reading(20, idle(3)),
+      text: 'scale up: 20 analyses to start within 120s (20 due, 0/min arriving, 60s each assumed): 15 replicas, not 3',
+    },
+  ];
+  for (const c of sentences) {
+    test(`the sentence: ${c.why}`, () => {
+      const [d] = run(work(c.over), c.current, [{ at: 10, r: c.r }]);
+      assert.equal(describeDecision(d!), c.text);
+    });
+  }
+});
+
+describe('classic reproduces the recorded decisions', () => {
+  interface Step {
+    now: number;
+    ok: boolean;
+    demand: number;
+    floor: number;
+    current: number;
+    decision: Record<string, unknown> & { text: string };
+  }
+  const recorded = JSON.parse(readFileSync(new URL('../fixtures/classic-decisions.json', import.meta.url), 'utf8')) as {
+    set: string;
+    labels: Partial<Policy>;
+    steps: Step[];
+  }[];
+
+  for (const r of recorded) {
+    test(`${r.set}: ${r.steps.length} readings, each decision as recorded`, () => {
+      const p = policy({ ...r.labels, policy: 'classic' });
+      let state: ServiceState | null = null;
+      for (const s of r.steps) {
+        const input = s.ok
+          ? { ok: true as const, reading: demandOnly(s.demand, s.floor) }
+          : { ok: false as const, why: 'timeout', retryAfterMs: 7000 };
+        const e = evaluate(state, input, s.current, p, s.now);
+        const d = e.decision;
+        const got = {
+          action: d.action,
+          reason: d.reason,
+          limitedBy: d.limitedBy,
+          recommendation: d.recommendation,
+          bounded: d.bounded,
+          stabilized: d.stabilized,
+          desired: d.desired,
+          smoothed: d.smoothed,
+          nextAt: d.nextAt,
+          text: describeDecision(d),
+        };
+        assert.deepEqual(got, s.decision, `at ${s.now} ms`);
+        assert.equal(d.work, undefined);
+        state = e.state;
+      }
+    });
+  }
+});
