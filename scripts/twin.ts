@@ -14,10 +14,16 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { parseDefaults } from '../config';
 import { LABEL_NAMES, SYSTEM_LABEL } from '../src/labels';
 import type { Policy } from '../src/core/policy';
-import { parseLabelSet, type LabelSet } from '../src/sim/cli';
+import {
+  MODEL_NUMBERS,
+  parseOptions,
+  readInputs,
+  type LabelSet,
+  type NumberRule,
+  type OptionTable,
+} from '../src/sim/args';
 import {
   DEFAULT_OPTIONS,
   percentile,
@@ -26,9 +32,7 @@ import {
   type RunFigure,
   type SimOptions,
   type Summary,
-  type TracePoint,
 } from '../src/sim/model';
-import { parseTrace } from '../src/sim/trace';
 import { startFakeMass, type FakeMass } from '../test/fakes/mass-server';
 import { attachWorkCycle, type AnalysisRecord, type WorkCycle } from '../test/fakes/work-cycle';
 
@@ -74,94 +78,60 @@ export interface TwinArgs {
   runs: number;
 }
 
-const NUMBERS: Record<string, { key: keyof TwinArgs; min: number; max: number; whole?: boolean; above?: boolean }> = {
-  '--time-scale': { key: 'timeScale', min: 0, max: 1000, above: true },
-  '--service-time': { key: 'serviceTime', min: 0, max: 86_400, above: true },
-  '--jitter': { key: 'jitter', min: 0, max: 0.99 },
-  '--dispatch-interval': { key: 'dispatchInterval', min: 0, max: 86_400, above: true },
-  '--scheduler-drift': { key: 'schedulerDrift', min: 0, max: 86_400 },
-  '--online-window': { key: 'onlineWindow', min: 0, max: 86_400, above: true },
-  '--sleep-time': { key: 'sleepTime', min: 0, max: 86_400, above: true },
-  '--drain-cap': { key: 'drainCap', min: 0, max: 7 * 86_400, above: true },
-  '--runs': { key: 'runs', min: 1, max: 1000, whole: true },
+const TWIN_NUMBERS: Record<string, { key: keyof TwinArgs; rule: NumberRule }> = {
+  '--time-scale': { key: 'timeScale', rule: { whole: false, min: 0, minExclusive: true, max: 1000, what: 'a number' } },
+  '--service-time': { key: 'serviceTime', rule: MODEL_NUMBERS['--service-time'] },
+  '--jitter': { key: 'jitter', rule: MODEL_NUMBERS['--jitter'] },
+  '--dispatch-interval': { key: 'dispatchInterval', rule: MODEL_NUMBERS['--dispatch-interval'] },
+  '--scheduler-drift': { key: 'schedulerDrift', rule: MODEL_NUMBERS['--scheduler-drift'] },
+  '--online-window': { key: 'onlineWindow', rule: MODEL_NUMBERS['--online-window'] },
+  '--sleep-time': { key: 'sleepTime', rule: { whole: false, min: 0, minExclusive: true, max: 86_400 } },
+  '--drain-cap': { key: 'drainCap', rule: { whole: false, min: 0, minExclusive: true, max: 7 * 86_400 } },
+  '--runs': { key: 'runs', rule: MODEL_NUMBERS['--runs'] },
 };
 
-export function parseTwinArgs(argv: readonly string[]): { ok: true; args: TwinArgs } | { ok: false; problem: string } {
-  const args: Partial<TwinArgs> & { labelSets: string[] } = { labelSets: [] };
-  const numbers: Record<string, number> = {};
-  let deleteOnExit = false;
-  let dialect: '0.2' | 'legacy' = '0.2';
-  const seen = new Set<string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '-h' || arg === '--help') return { ok: false, problem: 'help' };
-    if (arg === '--delete-on-exit') {
-      deleteOnExit = true;
-      continue;
-    }
-    if (!arg.startsWith('--')) return { ok: false, problem: `unexpected argument ${JSON.stringify(arg)}` };
-    const eq = arg.indexOf('=');
-    const name = eq === -1 ? arg : arg.slice(0, eq);
-    if (!['--trace', '--labels', '--out', '--dialect'].includes(name) && !(name in NUMBERS))
-      return { ok: false, problem: `unknown option ${JSON.stringify(name)}` };
-    let value: string;
-    if (eq !== -1) value = arg.slice(eq + 1);
-    else {
-      const next = argv[i + 1];
-      if (next === undefined || next.startsWith('--')) return { ok: false, problem: `${name} needs a value` };
-      value = next;
-      i++;
-    }
-    if (name !== '--labels') {
-      if (seen.has(name)) return { ok: false, problem: `${name} is given more than once` };
-      seen.add(name);
-    }
-    if (name === '--trace') args.trace = value;
-    else if (name === '--out') args.out = value;
-    else if (name === '--labels') args.labelSets.push(value);
-    else if (name === '--dialect') {
-      if (value !== '0.2' && value !== 'legacy') return { ok: false, problem: `--dialect must be 0.2 or legacy` };
-      dialect = value;
-    } else {
-      const rule = NUMBERS[name]!;
-      const t = value.trim();
-      const ok = rule.whole ? /^\d+$/.test(t) : /^(\d+(\.\d*)?|\.\d+)$/.test(t);
-      if (!ok)
-        return {
-          ok: false,
-          problem: `${name} ${JSON.stringify(value)} is not ${rule.whole ? 'a whole number' : 'a number'}`,
-        };
-      const v = Number(t);
-      if (rule.above ? v <= rule.min : v < rule.min)
-        return {
-          ok: false,
-          problem: `${name} ${value} must be ${rule.above ? 'greater than' : 'at least'} ${rule.min}`,
-        };
-      if (v > rule.max) return { ok: false, problem: `${name} ${value} must be at most ${rule.max}` };
-      numbers[rule.key] = v;
-    }
-  }
-  if (args.trace === undefined || args.trace.trim() === '') return { ok: false, problem: 'missing --trace FILE' };
-  if (args.out === undefined || args.out.trim() === '') return { ok: false, problem: 'missing --out DIR' };
-  return {
-    ok: true,
-    args: {
-      trace: args.trace,
-      labelSets: args.labelSets,
-      out: args.out,
-      timeScale: numbers.timeScale ?? 1,
-      serviceTime: numbers.serviceTime ?? 30,
-      jitter: numbers.jitter ?? 0,
-      dispatchInterval: numbers.dispatchInterval ?? 30,
-      schedulerDrift: numbers.schedulerDrift ?? 1,
-      onlineWindow: numbers.onlineWindow ?? 600,
-      sleepTime: numbers.sleepTime ?? 10,
-      deleteOnExit,
-      dialect,
-      drainCap: numbers.drainCap ?? 7200,
-      runs: numbers.runs ?? 8,
-    },
+const TWIN_TABLE: OptionTable = {
+  flags: ['--delete-on-exit'],
+  texts: ['--trace', '--labels', '--out', '--dialect'],
+  repeatable: ['--labels'],
+  numbers: Object.fromEntries(Object.entries(TWIN_NUMBERS).map(([name, n]) => [name, n.rule])),
+};
+
+const TWIN_DEFAULTS = {
+  timeScale: 1,
+  serviceTime: 30,
+  jitter: 0,
+  dispatchInterval: 30,
+  schedulerDrift: 1,
+  onlineWindow: 600,
+  sleepTime: 10,
+  drainCap: 7200,
+  runs: 8,
+};
+
+/** The twin's command line, through the parser `simulate` uses (src/sim/args.ts). */
+export function parseTwinArgs(
+  argv: readonly string[],
+): { ok: true; args: TwinArgs } | { ok: true; help: true } | { ok: false; problem: string } {
+  const parsed = parseOptions(argv, TWIN_TABLE);
+  if (!parsed.ok || parsed.help) return parsed;
+  const { flags, texts, numbers } = parsed.given;
+  const trace = texts.get('--trace')?.[0];
+  const out = texts.get('--out')?.[0];
+  const dialect = texts.get('--dialect')?.[0] ?? '0.2';
+  if (dialect !== '0.2' && dialect !== 'legacy') return { ok: false, problem: `--dialect must be 0.2 or legacy` };
+  if (trace === undefined || trace.trim() === '') return { ok: false, problem: 'missing --trace FILE' };
+  if (out === undefined || out.trim() === '') return { ok: false, problem: 'missing --out DIR' };
+  const args: TwinArgs = {
+    ...TWIN_DEFAULTS,
+    trace,
+    labelSets: texts.get('--labels') ?? [],
+    out,
+    deleteOnExit: flags.has('--delete-on-exit'),
+    dialect,
   };
+  for (const [name, value] of numbers) (args[TWIN_NUMBERS[name]!.key] as number) = value;
+  return { ok: true, args };
 }
 
 /**
@@ -230,46 +200,22 @@ class Fatal extends Error {}
 async function main(): Promise<number> {
   const parsed = parseTwinArgs(process.argv.slice(2));
   if (!parsed.ok) {
-    if (parsed.problem === 'help') {
-      console.log(USAGE);
-      return 0;
-    }
     console.error(`twin: ${parsed.problem}`);
     console.error(USAGE);
     return 2;
   }
+  if ('help' in parsed) {
+    console.log(USAGE);
+    return 0;
+  }
   const a = parsed.args;
   const F = a.timeScale;
-  let text: string;
-  try {
-    text = readFileSync(a.trace, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    console.error(
-      `twin: cannot read the trace file ${JSON.stringify(a.trace)}: ${code === 'ENOENT' ? 'no such file' : code}`,
-    );
-    return 2;
+  const read = readInputs(a.trace, a.labelSets);
+  if (!read.ok) {
+    for (const p of read.problems) console.error(`twin: ${p}`);
+    return read.code;
   }
-  const trace = parseTrace(text);
-  if (!trace.ok) {
-    console.error(`twin: ${a.trace} line ${trace.line}: ${trace.problem}`);
-    return 2;
-  }
-  const problems: string[] = [];
-  const defaults = parseDefaults({}, problems);
-  if (defaults === undefined) {
-    console.error(`twin: bad built-in defaults: ${problems.join('; ')}`);
-    return 1;
-  }
-  const sets: LabelSet[] = [];
-  for (const [i, labelText] of (a.labelSets.length === 0 ? [''] : a.labelSets).entries()) {
-    const r = parseLabelSet(labelText, String.fromCharCode(65 + i), defaults);
-    if (!r.ok) {
-      for (const p of r.problems) console.error(`twin: --labels ${JSON.stringify(labelText)}: ${p}`);
-      return 2;
-    }
-    sets.push(r.set);
-  }
+  const { points, sets } = read.inputs;
   if (!existsSync(ENTRY)) {
     console.error(`twin: ${ENTRY} is missing: run npm run build first`);
     return 1;
@@ -436,7 +382,6 @@ async function main(): Promise<number> {
     );
 
     const t0 = Date.now();
-    const points: TracePoint[] = trace.points;
     const lastArrival = points[points.length - 1]!.t;
     const capEnd = t0 + ((lastArrival + a.drainCap) * 1000) / F;
     let nextPoint = 0;
@@ -548,6 +493,8 @@ async function main(): Promise<number> {
       jitter: a.jitter,
       startup: startupMs / 1000,
       onlineWindow: a.onlineWindow / F,
+      // The daemon's WORKING_GRACE, as the twin sets it below.
+      workingGrace: Math.max(1, a.onlineWindow / F),
       pollSleep: a.sleepTime / F,
       deleteOnExit: a.deleteOnExit,
       until: untilScaled,

@@ -3,14 +3,12 @@
 import { decide, holdWithoutReading, initialState, type Decision, type ServiceState } from './decision';
 import { floorDecision } from './liveness';
 import type { Policy } from './policy';
-import { demandOnly, type Reading } from './reading';
+import type { Reading } from './reading';
 import { decideWork } from './work';
 
 /** What one round learnt about a service's system: the reading, or why there is none. */
 export type DemandInput =
   | { ok: true; reading: Reading }
-  /** a demand without instance detail (held work unknown) */
-  | { ok: true; demand: number }
   /** no reading: `why` names the failure, `retryAfterMs` is when to try again */
   | { ok: false; why: string; retryAfterMs: number };
 
@@ -39,7 +37,7 @@ export function evaluate(
   if (!input.ok) {
     return { state, decision: holdWithoutReading(current, input.why, now, input.retryAfterMs, start, policy) };
   }
-  const reading = 'reading' in input ? input.reading : demandOnly(input.demand);
+  const { reading } = input;
   const step =
     policy.policy === 'work'
       ? decideWork(start, reading, current, policy, now)

@@ -144,6 +144,39 @@ export function judgeInstances(
 }
 
 /**
+ * What one decision reads of a system: the due requests and every instance judged, with the
+ * demand and the working floor that follow from them. The daemon's loop (src/loop/liveness.ts)
+ * and the simulator (src/sim/model.ts) both build it with `readSystem` and hand it to the
+ * evaluation step (src/core/evaluation.ts) as its Reading.
+ */
+export interface SystemReadout {
+  /** due requests (not yet scheduled on any instance) */
+  due: number;
+  /** each instance's verdict and scheduled count; `liveness.next` is the memory for the next reading */
+  liveness: LivenessResult;
+  /** scheduled analyses held by each live (online or working) instance that holds work, in reading order */
+  held: number[];
+  /** due + scheduled analyses on online and working instances */
+  demand: number;
+  /** live instances holding work: no scale-down goes below this */
+  floor: number;
+}
+
+/** Judges the instances (judgeInstances) and derives demand, held work and floor from the verdicts. */
+export function readSystem(
+  due: number,
+  readings: readonly InstanceReading[],
+  previous: LivenessState,
+  runningTasks: number | null,
+  params: LivenessParams,
+  now: number,
+): SystemReadout {
+  const liveness = judgeInstances(readings, previous, runningTasks, params, now);
+  const held = liveness.instances.filter((i) => i.verdict !== 'dead' && i.scheduled > 0).map((i) => i.scheduled);
+  return { due, liveness, held, demand: due + liveness.liveWork, floor: liveness.floor };
+}
+
+/**
  * The dead instances to delete so that MASS 0.2/0.3 requeues their work: dead and holding work
  * for at least `afterMs`. Never on the older server (deleting there orphans the work).
  */

@@ -4,10 +4,10 @@ import type { Logger } from 'pino';
 import { backoffDelay } from '../core/backoff';
 import { describeDecision, type Decision } from '../core/decision';
 import { evaluate, type DemandInput } from '../core/evaluation';
-import type { Reading } from '../core/reading';
+import type { SystemReadout } from '../core/liveness';
+import { demandOnly, type Reading } from '../core/reading';
 import { graceWarning, type WorkFigures } from '../core/work';
 import type { SystemReading } from '../types';
-import type { LiveDetail } from './liveness';
 import { evaluatedBase, updateFailureOf, type EvaluatedRecord, type ServiceRecord } from './record';
 
 export interface EvaluationContext {
@@ -15,10 +15,11 @@ export interface EvaluationContext {
   retryMaxDelayMs: number;
   random: () => number;
   log: Logger;
-  /** live instances of the system holding work: a scale-down never goes below (default 0) */
-  floor?: number;
-  /** the instances of the system as judged, with the work each live one holds (default none) */
-  live?: LiveDetail;
+  /**
+   * this round's readout of the system (src/loop/liveness.ts): due, the instances judged, the work
+   * each live one holds, the working floor; null: only the demand is known (no floor, no held work)
+   */
+  readout?: SystemReadout | null;
 }
 
 /** A change of replica count to send to Swarm. */
@@ -88,13 +89,7 @@ export function evaluateService(
     };
   }
 
-  const input: Reading = {
-    due: reading.demand.due,
-    demand: reading.demand.demand,
-    floor: ctx.floor ?? 0,
-    held: ctx.live?.held ?? [],
-    liveness: { instances: ctx.live?.instances ?? [] },
-  };
+  const input: Reading = ctx.readout ?? { ...demandOnly(reading.demand.demand), due: reading.demand.due };
   const { state, decision } = evaluate(memory.state, { ok: true, reading: input }, current, policy, now);
   Object.assign(memory, { state, decision, reading: reading.demand, nextAt: decision.nextAt });
   sayGraceWarning(log, memory, graceWarning(policy, decision, r.stopGraceMs));

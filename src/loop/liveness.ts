@@ -4,8 +4,13 @@
 // vanished instances, and, when RECOVER_STUCK_AFTER is set, deletes instances dead for that long
 // so that MASS 0.2/0.3 requeues their work.
 import type { Logger } from 'pino';
-import { instancesToRecover, judgeInstances, type LivenessResult, type LivenessState } from '../core/liveness';
-import type { InstanceSeen } from '../core/reading';
+import {
+  instancesToRecover,
+  readSystem,
+  type LivenessResult,
+  type LivenessState,
+  type SystemReadout,
+} from '../core/liveness';
 import type { MassFailure, SystemReading } from '../types';
 
 export interface LivenessOptions {
@@ -46,12 +51,6 @@ export interface SystemLiveness {
   recoveredTotal: number;
 }
 
-/** What the work policy reads of a system's instances (src/core/reading.ts). */
-export interface LiveDetail {
-  held: number[];
-  instances: readonly InstanceSeen[];
-}
-
 export interface LivenessEvents {
   aborted?(system: string, analyses: number): void;
   recovered?(system: string): void;
@@ -60,6 +59,8 @@ export interface LivenessEvents {
 interface SystemBook {
   state: LivenessState;
   last: LivenessResult | null;
+  /** the latest readout, for the evaluation of the system's services */
+  readout: SystemReadout | null;
   report: SystemLiveness;
   /** the stuck instances last logged, to log only a change */
   stuckKey: string;
@@ -98,16 +99,19 @@ export class LivenessBook {
       const book = this.systems.get(system) ?? {
         state: new Map(),
         last: null,
+        readout: null,
         report: emptyReport(system),
         stuckKey: '',
       };
-      const result = judgeInstances(
+      const readout = readSystem(
+        reading.demand.due,
         reading.demand.instances,
         book.state,
         running.get(system) ?? null,
         { onlineWindowMs: this.options.onlineWindowMs, progressWindowMs: this.options.workingGraceMs },
         now,
       );
+      const result = readout.liveness;
       const present = new Set(reading.demand.instances.map((i) => i.uuid));
       let vanished = 0;
       for (const [uuid, before] of book.state)
@@ -124,6 +128,7 @@ export class LivenessBook {
       const stuckInstances = result.instances.filter((i) => i.verdict === 'dead' && i.scheduled > 0).map((i) => i.uuid);
       book.state = result.next;
       book.last = result;
+      book.readout = readout;
       book.report = {
         system,
         onlineInstances: count('online'),
@@ -141,23 +146,18 @@ export class LivenessBook {
       const d = reading.demand;
       out.set(system, {
         ok: true,
-        demand: { ...d, scheduledOnline: result.liveWork, stuckOffline: result.stuck, demand: d.due + result.liveWork },
+        demand: { ...d, scheduledOnline: result.liveWork, stuckOffline: result.stuck, demand: readout.demand },
       });
     }
     return out;
   }
 
-  /** Live instances holding work: no scale-down of the system's service goes below it. */
-  floorOf(system: string): number {
-    return this.systems.get(system)?.report.floor ?? 0;
-  }
-
-  /** The instances of the latest reading with their verdicts, and the work each live one holds. */
-  liveOf(system: string): LiveDetail {
-    const last = this.systems.get(system)?.last ?? null;
-    if (last === null) return { held: [], instances: [] };
-    const held = last.instances.filter((i) => i.verdict !== 'dead' && i.scheduled > 0).map((i) => i.scheduled);
-    return { held, instances: last.instances };
+  /**
+   * The latest readout of a system (readSystem: due, every instance judged, the work each live
+   * one holds, demand, floor): what the evaluation of its services reads; null before the first.
+   */
+  readoutOf(system: string): SystemReadout | null {
+    return this.systems.get(system)?.readout ?? null;
   }
 
   reports(): SystemLiveness[] {

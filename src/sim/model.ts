@@ -1,8 +1,18 @@
 // The what-if model: a virtual clock, MASS's own dispatch, replicas working through their
-// analyses, and the daemon's evaluation step (src/core/evaluation.ts) deciding the replica count.
+// analyses, and the daemon's own reading and decision (src/core/liveness.ts: each instance judged
+// online, working or dead; demand = due + live work; the shared evaluation step with the working
+// floor) deciding the replica count.
 // Pure: no I/O, no wall clock; the only randomness (which replicas Swarm removes) is seeded.
 import type { Decision, ServiceState } from '../core/decision';
 import { evaluate } from '../core/evaluation';
+import { demandOnly, type Reading } from '../core/reading';
+import {
+  MASS_ONLINE_WINDOW_MS,
+  readSystem,
+  type InstanceReading,
+  type LivenessState,
+  type SystemReadout,
+} from '../core/liveness';
 import type { Policy } from '../core/policy';
 
 /** One line of a trace: `arrivals` analysis requests become due at `t` seconds. */
@@ -27,8 +37,16 @@ export interface SimOptions {
   jitter: number;
   /** seconds from adding a replica until its instance is online (registered and polled) */
   startup: number;
-  /** seconds an instance stays online after its last poll (MASS: 10 minutes) */
+  /**
+   * seconds an instance stays online after its last poll (MASS: 10 minutes); the daemon's
+   * MASS_ONLINE_WINDOW is taken to be the same
+   */
   onlineWindow: number;
+  /**
+   * the daemon's WORKING_GRACE: seconds an offline instance holding work still counts as working
+   * without a report (src/core/liveness.ts)
+   */
+  workingGrace: number;
   /**
    * seconds an idle worker sleeps after a poll that brought no work; 0: idle workers notice new
    * work at the scheduler run that assigns it
@@ -58,7 +76,9 @@ export const DEFAULT_OPTIONS: SimOptions = {
   serviceTime: 30,
   jitter: 0,
   startup: 20,
-  onlineWindow: 600,
+  // The daemon's defaults (config.ts MASS_ONLINE_WINDOW and WORKING_GRACE).
+  onlineWindow: MASS_ONLINE_WINDOW_MS / 1000,
+  workingGrace: MASS_ONLINE_WINDOW_MS / 1000,
   pollSleep: 0,
   deleteOnExit: false,
   seed: 1,
@@ -68,8 +88,10 @@ export const DEFAULT_OPTIONS: SimOptions = {
 /** One evaluation of the decision, as the daemon would log it (times in seconds). */
 export interface Step {
   t: number;
-  /** what the daemon reads: due requests + analyses assigned to online instances */
+  /** what the daemon reads: due requests + analyses on instances judged online or working */
   demand: number;
+  /** live instances holding work: the decision does not scale below this */
+  floor: number;
   smoothed: number;
   /** the decision's recommendation within min_inst/max_inst, before the stabilization window */
   target: number;
@@ -132,15 +154,49 @@ export interface Control {
   replicas: number;
 }
 
-/** One evaluation through the daemon's own step (`evaluate`), with the demand read. `now` is in milliseconds. */
+/**
+ * One evaluation through the daemon's own step (`evaluate`: the service's policy, then the
+ * working floor), with the reading (or only a demand and a floor). `now` is in milliseconds.
+ */
 export function decisionStep(
   control: Control,
-  demand: number,
+  reading: Reading | number,
   policy: Policy,
   now: number,
+  floor = 0,
 ): { control: Control; decision: Decision } {
-  const { state, decision } = evaluate(control.state, { ok: true, demand }, control.replicas, policy, now);
+  const input = typeof reading === 'number' ? demandOnly(reading, floor) : reading;
+  const { state, decision } = evaluate(control.state, { ok: true, reading: input }, control.replicas, policy, now);
   return { control: { state, replicas: decision.desired }, decision };
+}
+
+/** A simulated instance as MASS reports it: uuids sort as the instances registered. */
+export function simulatedUuid(id: number): string {
+  return `instance-${String(id).padStart(8, '0')}`;
+}
+
+/** What the simulated MASS and Swarm show the daemon at one decision. */
+export interface SimulatedView {
+  /** due requests */
+  due: number;
+  /** instance records: MASS's last_seen (ms) and scheduled count, live replicas' and removed ones' */
+  instances: InstanceReading[];
+  /** running Swarm tasks of the service */
+  runningTasks: number;
+}
+
+/**
+ * The daemon's reading of the simulated system (`readSystem`, as the loop reads it), with the
+ * liveness memory it keeps between readings.
+ */
+export function readSimulated(
+  view: SimulatedView,
+  previous: LivenessState,
+  options: Pick<SimOptions, 'onlineWindow' | 'workingGrace'>,
+  now: number,
+): SystemReadout {
+  const params = { onlineWindowMs: ms(options.onlineWindow), progressWindowMs: ms(options.workingGrace) };
+  return readSystem(view.due, view.instances, previous, view.runningTasks, params, now);
 }
 
 interface Analysis {
@@ -169,6 +225,13 @@ interface Replica {
   busyUntil: number | null;
   /** when an idle worker polls next (pollSleep > 0), or null */
   nextPoll: number | null;
+}
+
+/** A removed replica's instance record (without delete on exit): its last poll and the work it holds. */
+interface Ghost {
+  id: number;
+  lastPoll: number;
+  work: number;
 }
 
 /** First in, first out; returned work goes to the back, as new requests would in MASS. */
@@ -229,10 +292,12 @@ export function simulate(trace: readonly TracePoint[], policy: Policy, options: 
    * until its last poll is older than the online window, so its scheduler may give it work,
    * which is stuck from the start; its scheduled count is read as demand while it looks online.
    */
-  const ghosts: { id: number; lastPoll: number; work: number }[] = [];
+  const ghosts: Ghost[] = [];
   const due = new Queue<Analysis>();
   let assigned = 0;
   let control: Control = { state: null, replicas: initial };
+  /** what the daemon remembers of each instance between readings */
+  let liveness: LivenessState = new Map();
   const steps: Step[] = [];
   const waits: number[] = [];
   let arrivalIndex = 0;
@@ -264,10 +329,33 @@ export function simulate(trace: readonly TracePoint[], policy: Policy, options: 
     } else if (pollSleep > 0) r.nextPoll = at + pollSleep;
   };
   const registered = (r: Replica): boolean => r.lastPoll !== null;
-  const ghostOnline = (g: { lastPoll: number }): boolean => now - g.lastPoll < onlineWindow;
+  const ghostOnline = (g: Ghost): boolean => now - g.lastPoll < onlineWindow;
+  /** MASS's last_seen: an idle worker that polls all the time (pollSleep 0) is seen now. */
+  const lastSeen = (r: Replica): number | null =>
+    r.lastPoll === null ? null : r.busyUntil === null && pollSleep === 0 ? now : r.lastPoll;
   /** What MASS's is_online says: the last poll is younger than the online window. */
-  const online = (r: Replica): boolean =>
-    r.lastPoll !== null && (r.busyUntil === null && pollSleep === 0 ? true : now - r.lastPoll < onlineWindow);
+  const online = (r: Replica): boolean => {
+    const seen = lastSeen(r);
+    return seen !== null && now - seen < onlineWindow;
+  };
+  /** What the daemon is shown: MASS's instance records and the running tasks (started replicas). */
+  const view = (): SimulatedView => {
+    const records: { id: number; reading: InstanceReading }[] = [];
+    for (const r of replicas)
+      if (registered(r))
+        records.push({
+          id: r.id,
+          reading: { uuid: simulatedUuid(r.id), lastSeen: lastSeen(r), scheduled: r.work.length },
+        });
+    for (const g of ghosts)
+      records.push({ id: g.id, reading: { uuid: simulatedUuid(g.id), lastSeen: g.lastPoll, scheduled: g.work } });
+    records.sort((a, b) => a.id - b.id);
+    return {
+      due: due.length,
+      instances: records.map((x) => x.reading),
+      runningTasks: replicas.filter(registered).length,
+    };
+  };
 
   const dispatch = (): void => {
     if (due.length === 0) return;
@@ -282,7 +370,7 @@ export function simulate(trace: readonly TracePoint[], policy: Policy, options: 
         if (r.work.length > MAX_SCHEDULED_PER_INSTANCE) continue;
         if (best === undefined || r.work.length < best.work.length) best = r;
       }
-      let ghost: (typeof ghosts)[number] | undefined;
+      let ghost: Ghost | undefined;
       for (const g of haunted) {
         if (g.work > MAX_SCHEDULED_PER_INSTANCE) continue;
         if (ghost === undefined || g.work < ghost.work) ghost = g;
@@ -374,15 +462,15 @@ export function simulate(trace: readonly TracePoint[], policy: Policy, options: 
       nextDispatch += dispatchEvery;
     }
     if (nextDecision <= now) {
-      // What the daemon reads today: due requests + scheduled analyses on online instances.
-      const demand =
-        due.length +
-        replicas.reduce((n, r) => n + (online(r) ? r.work.length : 0), 0) +
-        ghosts.reduce((n, g) => n + (ghostOnline(g) ? g.work : 0), 0);
+      // What the daemon reads: each instance judged online, working or dead; demand = due +
+      // work on live instances; no scale-down below the live instances holding work.
+      const readout = readSimulated(view(), liveness, o, now);
+      liveness = readout.liveness.next;
+      const { demand, floor: working } = readout;
       const current = replicas.length;
       let decision: Decision;
       if (policy.autoscale) {
-        ({ control, decision } = decisionStep(control, demand, policy, now));
+        ({ control, decision } = decisionStep(control, readout, policy, now));
       } else {
         // com.mass.autoscale=false: the daemon leaves the service alone; the steps still record demand.
         const nextAt = now + ms(policy.maxScheduleInterval);
@@ -413,6 +501,7 @@ export function simulate(trace: readonly TracePoint[], policy: Policy, options: 
       steps.push({
         t: now / 1000,
         demand,
+        floor: working,
         smoothed: decision.smoothed,
         target: decision.bounded,
         replicas: replicas.length,

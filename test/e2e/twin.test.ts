@@ -72,7 +72,7 @@ describe('twin: bad input exits 2 naming the fault', () => {
     {
       why: 'a bad --time-scale names the option',
       args: () => ['--trace', traceFile('ok.csv', 't,arrivals\n0,1\n'), '--out', join(dir, 'o3'), '--time-scale', '0'],
-      says: /--time-scale 0 must be greater than 0/,
+      says: /--time-scale "0" must be greater than 0/,
     },
     {
       why: 'an unknown label names the label',

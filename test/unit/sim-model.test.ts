@@ -4,8 +4,9 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseDefaults } from '../../config';
+import { OPTIONS, parseDefaults } from '../../config';
 import { decide, initialState, type Decision } from '../../src/core/decision';
+import { floorDecision, MASS_ONLINE_WINDOW_MS, type InstanceReading } from '../../src/core/liveness';
 import type { Policy } from '../../src/core/policy';
 import { parseLabels, SYSTEM_LABEL } from '../../src/labels';
 import {
@@ -13,6 +14,7 @@ import {
   DEFAULT_OPTIONS,
   mulberry32,
   percentile,
+  readSimulated,
   simulate,
   simulateRuns,
   simulateSets,
@@ -199,46 +201,49 @@ describe('queue model: startup delay of new replicas', () => {
 });
 
 describe('queue model: removed replicas', () => {
+  // 3 replicas get one analysis of 100 s each at t=0; min=max=1. MASS calls them offline from
+  // 10 s, and with a working grace of 5 s the daemon judges them dead from 15 s (no report came):
+  // the decision at 30 s removes 2 of them although they are busy. (With the default grace the
+  // working floor keeps all 3 until their work is done: see "the working floor" below.)
+  const short = { initialReplicas: 3, serviceTime: 100, onlineWindow: 10, workingGrace: 5 };
+  const firstDown = (steps: { action: string }[]) => steps.findIndex((s) => s.action === 'down');
+
   test('without delete_instance_on_exit their work stays on the dead instances: aborted and stuck', () => {
-    // 3 replicas get one analysis each at t=0; the decision at t=0 (min=max=1) removes 2 of them.
-    const { summary, steps } = simulate([{ t: 0, arrivals: 3 }], fixed(1), options({ initialReplicas: 3 }));
-    assert.equal(steps[0]!.replicas, 1);
-    assert.equal(steps[0]!.queue, 0, 'nothing returns to the queue');
+    const { summary, steps } = simulate([{ t: 0, arrivals: 3 }], fixed(1), options(short));
+    assert.deepEqual(
+      steps.slice(0, 2).map((s) => [s.t, s.action, s.floor, s.replicas, s.queue]),
+      [
+        [0, 'hold', 3, 3, 0],
+        [30, 'down', 0, 1, 0],
+      ],
+      'held by the working floor at 0 s; judged dead, so removed, at 30 s; nothing returns to the queue',
+    );
     assert.deepEqual([summary.aborted, summary.stuck, summary.completed, summary.unfinished], [2, 2, 1, 2]);
   });
 
   test('with delete_instance_on_exit their unfinished work returns as due requests and the analyses in progress are aborted', () => {
-    // 3 replicas get one analysis each at t=0; the decision at t=0 (min=max=1) removes 2 of them.
-    // The survivor finishes at 30 s and then works the 2 returned ones: waits 0, 30, 60.
-    const { summary, steps } = simulate(
-      [{ t: 0, arrivals: 3 }],
-      fixed(1),
-      options({ initialReplicas: 3, deleteOnExit: true }),
-    );
-    assert.equal(steps[0]!.action, 'down');
-    assert.equal(steps[0]!.replicas, 1);
-    assert.equal(steps[0]!.queue, 2, 'the removed replicas’ analyses are due again');
+    // The survivor polls again at 100 s; the 120 s scheduler run gives it the 2 returned ones:
+    // waits 0, 120, 220.
+    const { summary, steps } = simulate([{ t: 0, arrivals: 3 }], fixed(1), options({ ...short, deleteOnExit: true }));
+    const down = steps[firstDown(steps)]!;
+    assert.deepEqual([down.t, down.replicas, down.queue], [30, 1, 2], 'the removed replicas’ analyses are due again');
     assert.equal(summary.aborted, 2);
     assert.deepEqual(
-      [summary.completed, summary.meanWait, summary.maxWait, summary.end, summary.replicaSeconds],
-      [3, 30, 60, 90, 90],
+      [summary.completed, summary.stuck, summary.meanWait, summary.maxWait, summary.end],
+      [3, 0, 113.333, 220, 320],
     );
   });
 
   test('Swarm’s choice of replicas to remove is played by the seeded PRNG', () => {
-    // 5 requests at t=0 on 3 replicas → 2, 2, 1 scheduled; min=max=1 removes 2 at t=0, so what
+    // 5 requests at t=0 on 3 replicas → 2, 2, 1 scheduled; the 30 s decision removes 2, so what
     // stays scheduled (5 − queue) is the survivor’s share, drawn as mulberry32(seed) says.
     const outcomes = new Set<number>();
     for (let seed = 1; seed <= 12; seed++) {
       const random = mulberry32(seed);
       const left = [2, 2, 1];
       for (let i = 0; i < 2; i++) left.splice(Math.floor(random() * left.length), 1);
-      const { steps } = simulate(
-        [{ t: 0, arrivals: 5 }],
-        fixed(1),
-        options({ initialReplicas: 3, seed, deleteOnExit: true }),
-      );
-      assert.equal(5 - steps[0]!.queue, left[0], `seed ${seed}`);
+      const { steps } = simulate([{ t: 0, arrivals: 5 }], fixed(1), options({ ...short, seed, deleteOnExit: true }));
+      assert.equal(5 - steps[firstDown(steps)]!.queue, left[0], `seed ${seed}`);
       outcomes.add(left[0]!);
     }
     assert.equal(outcomes.size, 2, 'different seeds remove different replicas');
@@ -325,16 +330,20 @@ describe('the simulator decides with the daemon’s decision code', () => {
     );
   });
 
-  test('every step of a whole simulation is what decide() gives for the demand the step read, at the time decide() scheduled', () => {
+  test('every step of a whole simulation is what decide() and the working floor give for the demand and floor the step read, at the time decide() scheduled', () => {
     const trace = exampleTrace('step.csv');
     const policy = policyOf({ requests_per_instance: '2', min_inst: '0' });
     const { steps } = simulate(trace, policy, options());
     let state = initialState(policy, policy.minInst, 0);
     let current = policy.minInst;
     let expectedAt = 0;
+    let heldByFloor = 0;
     for (const step of steps) {
       assert.equal(step.t * 1000, expectedAt, `evaluated at the time decide() scheduled`);
-      const { state: next, decision } = decide(state, step.demand, current, policy, step.t * 1000);
+      const out = decide(state, step.demand, current, policy, step.t * 1000);
+      const next = out.state;
+      const decision = floorDecision(out.decision, step.floor);
+      if (decision !== out.decision) heldByFloor += 1;
       assert.deepEqual(
         { smoothed: step.smoothed, target: step.target, replicas: step.replicas, action: step.action },
         { smoothed: decision.smoothed, target: decision.bounded, replicas: decision.desired, action: decision.action },
@@ -345,6 +354,7 @@ describe('the simulator decides with the daemon’s decision code', () => {
       expectedAt = decision.nextAt;
     }
     assert.ok(steps.length > 100);
+    assert.ok(heldByFloor > 0, 'the working floor held some scale-downs');
   });
 });
 
@@ -360,14 +370,17 @@ describe('percentile (nearest rank)', () => {
 });
 
 describe('queue model: how MASS really runs', () => {
-  test('a replica busy for longer than the online window is offline: its work is not read as demand', () => {
-    // 25 analyses of 30 s on one replica: a batch of 750 s, fetched at t=0; offline from 600 s.
-    const { steps } = simulate([{ t: 0, arrivals: 25 }], fixed(1), options());
-    const before = steps.filter((s) => s.t > 0 && s.t < 600);
+  test('a replica busy for longer than the online window is offline for MASS but working: its work stays demand', () => {
+    // 25 analyses of 30 s on one replica: a batch of 750 s, fetched at t=0; offline from 600 s,
+    // but a report every 30 s: the daemon judges it working, and reads its work as demand.
+    const { steps, summary } = simulate([{ t: 0, arrivals: 25 }], fixed(1), options());
     const offline = steps.filter((s) => s.t >= 600 && s.t < 750);
-    assert.ok(before.length > 0 && offline.length > 0);
-    for (const s of before) assert.ok(s.demand > s.queue, `online at ${s.t}s: its work is demand`);
-    for (const s of offline) assert.equal(s.demand, s.queue, `offline at ${s.t}s: only due requests count`);
+    assert.ok(offline.length > 0);
+    for (const s of offline) {
+      assert.equal(s.demand, s.queue + Math.ceil((750 - s.t) / 30), `at ${s.t}s: its unfinished work is demand`);
+      assert.equal(s.floor, 1, `at ${s.t}s: one live instance holds work`);
+    }
+    assert.equal(summary.completed, 25);
   });
 
   const timing: { why: string; over: Partial<SimOptions>; wait: number }[] = [
@@ -428,5 +441,138 @@ describe('--runs: seeds × scheduler phases', () => {
       ],
     );
     assert.deepEqual(r.figures.maxWait, { mean: 19, sd: 10, min: 9, max: 29 });
+  });
+});
+
+describe('the daemon’s reading of the simulated system (readSimulated → readSystem)', () => {
+  const NOW = 2_000_000;
+  const S = 1000;
+  const inst = (uuid: string, seenSecondsAgo: number | null, scheduled: number): InstanceReading => ({
+    uuid,
+    lastSeen: seenSecondsAgo === null ? null : NOW - seenSecondsAgo * S,
+    scheduled,
+  });
+  const cases: {
+    why: string;
+    due: number;
+    instances: InstanceReading[];
+    running: number;
+    want: { demand: number; floor: number; held: number[]; stuck: number; verdicts: string[] };
+  }[] = [
+    {
+      why: 'online replicas: their work is demand; the one holding work sets the floor',
+      due: 4,
+      instances: [inst('a', 5, 3), inst('b', 5, 0)],
+      running: 2,
+      want: { demand: 7, floor: 1, held: [3], stuck: 0, verdicts: ['online', 'online'] },
+    },
+    {
+      why: 'busy but offline (its batch began 700 s ago), a running task for it: working, counted',
+      due: 2,
+      instances: [inst('a', 700, 20), inst('b', 5, 1)],
+      running: 2,
+      want: { demand: 23, floor: 2, held: [20, 1], stuck: 0, verdicts: ['working', 'online'] },
+    },
+    {
+      why: 'a removed replica’s instance and a busy one, one task: the fresher evidence is working, the other dead (stuck)',
+      due: 0,
+      instances: [inst('ghost', 900, 5), inst('busy', 650, 20)],
+      running: 1,
+      want: { demand: 20, floor: 1, held: [20], stuck: 5, verdicts: ['dead', 'working'] },
+    },
+    {
+      why: 'a removed replica last seen 60 s ago is online for MASS: its work is read as demand (no task needed)',
+      due: 0,
+      instances: [inst('ghost', 60, 2)],
+      running: 0,
+      want: { demand: 2, floor: 1, held: [2], stuck: 0, verdicts: ['online'] },
+    },
+    {
+      why: 'offline for longer than the window plus the grace, no report: dead, not demand, no floor',
+      due: 1,
+      instances: [inst('a', 1300, 8)],
+      running: 1,
+      want: { demand: 1, floor: 0, held: [], stuck: 8, verdicts: ['dead'] },
+    },
+  ];
+  for (const c of cases) {
+    test(c.why, () => {
+      const r = readSimulated(
+        { due: c.due, instances: c.instances, runningTasks: c.running },
+        new Map(),
+        options(),
+        NOW,
+      );
+      assert.deepEqual(
+        {
+          demand: r.demand,
+          floor: r.floor,
+          held: r.held,
+          stuck: r.liveness.stuck,
+          verdicts: r.liveness.instances.map((i) => i.verdict),
+        },
+        c.want,
+      );
+      assert.equal(r.due, c.due);
+    });
+  }
+
+  test('the memory is kept between readings: a falling count keeps an old batch working', () => {
+    const first = readSimulated(
+      { due: 0, instances: [inst('a', 1100, 9)], runningTasks: 1 },
+      new Map(),
+      options(),
+      NOW - 30 * S,
+    );
+    assert.equal(first.liveness.instances[0]!.verdict, 'working', 'offline 470 s: within the grace');
+    const later = { due: 0, instances: [inst('a', 1300, 8)], runningTasks: 1 };
+    assert.equal(readSimulated(later, first.liveness.next, options(), NOW).liveness.instances[0]!.verdict, 'working');
+    assert.equal(readSimulated(later, new Map(), options(), NOW).liveness.instances[0]!.verdict, 'dead');
+  });
+
+  test('the online window and working grace default to the daemon’s MASS_ONLINE_WINDOW and WORKING_GRACE', () => {
+    assert.equal(DEFAULT_OPTIONS.onlineWindow * 1000, MASS_ONLINE_WINDOW_MS);
+    assert.equal(DEFAULT_OPTIONS.onlineWindow, Number(OPTIONS.MASS_ONLINE_WINDOW.default));
+    assert.equal(DEFAULT_OPTIONS.workingGrace, Number(OPTIONS.WORKING_GRACE.default));
+  });
+});
+
+describe('the working floor: busy replicas are not removed', () => {
+  const cases: { why: string; over: Partial<SimOptions>; lost: number; completed: number }[] = [
+    { why: 'default grace: all 3 held until their 100 s of work is done', over: {}, lost: 0, completed: 3 },
+    {
+      why: 'grace 5 s, window 10 s: judged dead at 15 s, 2 removed with their work',
+      over: { onlineWindow: 10, workingGrace: 5 },
+      lost: 2,
+      completed: 1,
+    },
+  ];
+  for (const c of cases) {
+    test(c.why, () => {
+      const { steps, summary } = simulate(
+        [{ t: 0, arrivals: 3 }],
+        fixed(1),
+        options({ initialReplicas: 3, serviceTime: 100, ...c.over }),
+      );
+      assert.deepEqual([summary.aborted, summary.stuck, summary.completed], [c.lost, c.lost, c.completed]);
+      for (const s of steps)
+        assert.ok(s.replicas >= Math.min(3, s.floor), `at ${s.t}s: ${s.replicas} ≥ floor ${s.floor}`);
+    });
+  }
+
+  test('burst.csv with max_inst=8 (replicas hold more than the online window): no scale-down below the working count, nothing lost', () => {
+    const { steps, summary } = simulate(exampleTrace('burst.csv'), policyOf({ max_inst: '8' }), options());
+    // The burst starts at 1:00; its batches are fetched by 1:02 and last well over 10 minutes, so
+    // from 1:12 MASS calls the replicas offline while they work: their work must stay demand.
+    const busy = steps.filter((s) => s.t >= 4320 && s.t <= 4800);
+    assert.ok(busy.length > 0);
+    for (const s of busy) {
+      assert.ok(s.demand > s.queue + 100, `at ${s.t}s: demand ${s.demand}, due ${s.queue}`);
+      assert.equal(s.floor, 8, `at ${s.t}s: all 8 replicas are working`);
+    }
+    for (const s of steps)
+      if (s.action === 'down')
+        assert.ok(s.replicas >= s.floor, `at ${s.t}s: down to ${s.replicas}, ${s.floor} working`);
+    assert.deepEqual([summary.aborted, summary.stuck, summary.unfinished], [0, 0, 0]);
   });
 });
