@@ -36,25 +36,33 @@ import type { Policy } from './policy';
 import type { Reading } from './reading';
 import { startSmoothing } from './smoothing';
 
-/** The service time assumed under service_time=auto until completions are seen, seconds. */
+/** The service time assumed under service_time=auto until enough completions are seen, seconds. */
 export const SERVICE_TIME_PRIOR_S = 60;
-/** How many completions the prior weighs, so that a few observations already move the estimate. */
+/** How many samples the prior weighs while fewer than MIN_SAMPLES are seen. */
 export const PRIOR_WEIGHT = 2;
-/** The estimate keeps about this many of the latest completions. */
-export const SERVICE_TIME_MEMORY = 500;
+/** From this many samples on, the estimate is their median (robust to missed completions). */
+export const MIN_SAMPLES = 5;
+/** The estimate keeps this many of the latest samples. */
+export const SERVICE_TIME_MEMORY = 101;
 /** Time constant of the arrival-rate average, seconds. */
 export const ARRIVAL_TIME_CONSTANT_S = 120;
 
+/** What is remembered of one live instance between evaluations. */
+export interface InstanceTrack {
+  scheduled: number;
+  /** when its current analysis is taken to have started (ms): its last observed completion, or when it got work; null while it holds none */
+  since: number | null;
+}
+
 export interface WorkState {
-  /** scheduled count of each live instance at the last evaluation */
-  instances: ReadonlyMap<string, number>;
+  /** each live instance at the last evaluation */
+  instances: ReadonlyMap<string, InstanceTrack>;
   /** due requests at the last evaluation */
   due: number;
   /** when the last evaluation was (ms), or null before the first */
   lastAt: number | null;
-  /** instance-seconds spent working, over the completions counted */
-  busySeconds: number;
-  completions: number;
+  /** seconds per analysis, one sample per observed fall of a scheduled count, newest last */
+  samples: readonly number[];
   /** arrivals per second, averaged */
   arrivalRate: number;
   /** since when a scale-in has been held by held work (ms), or null */
@@ -104,8 +112,7 @@ export function initialWorkState(): WorkState {
     instances: new Map(),
     due: 0,
     lastAt: null,
-    busySeconds: 0,
-    completions: 0,
+    samples: [],
     arrivalRate: 0,
     holdSince: null,
   };
@@ -117,45 +124,62 @@ export function serviceTimeOf(
   state: WorkState,
 ): { seconds: number; source: WorkFigures['serviceTimeSource'] } {
   if (policy.serviceTime !== 'auto') return { seconds: policy.serviceTime, source: 'label' };
-  const seconds = (state.busySeconds + PRIOR_WEIGHT * SERVICE_TIME_PRIOR_S) / (state.completions + PRIOR_WEIGHT);
-  return { seconds, source: state.completions > 0 ? 'learned' : 'prior' };
+  const n = state.samples.length;
+  if (n === 0) return { seconds: SERVICE_TIME_PRIOR_S, source: 'prior' };
+  if (n < MIN_SAMPLES) {
+    const sum = state.samples.reduce((a, b) => a + b, 0);
+    return { seconds: (sum + PRIOR_WEIGHT * SERVICE_TIME_PRIOR_S) / (n + PRIOR_WEIGHT), source: 'learned' };
+  }
+  const sorted = [...state.samples].sort((a, b) => a - b);
+  const mid = Math.floor(n / 2);
+  return { seconds: n % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2, source: 'learned' };
 }
 
 /**
- * What the readings since the last evaluation teach: completions (a live instance's scheduled
- * count fell), the time spent on them, and the arrivals (work in the system now − before +
- * finished). An instance whose count rose got new work in between: its completions are unknown,
- * so it teaches nothing about the service time and is taken to have finished dt/S.
+ * What the readings since the last evaluation teach. Service time: a worker works through its
+ * analyses one after another, so while a live instance holds work, the time from one observed
+ * fall of its scheduled count (or from when it got work) to the next, divided by the fall, is one
+ * sample; work added in between does not change the analysis in progress. A completion and a new
+ * assignment between two readings hide a fall (a sample twice too long): the median of the
+ * samples is robust to that. Instances that never progress (stuck work) give no sample. Arrivals:
+ * the change of the work in the system (due + live instances' counts) plus what was finished
+ * (the falls, and for counts that rose an estimate of dt/S).
  */
 export function learn(state: WorkState, reading: Reading, serviceTime: number, now: number): WorkState {
   const live = reading.liveness.instances.filter((i) => i.verdict !== 'dead');
-  const instances = new Map(live.map((i) => [i.uuid, i.scheduled]));
-  const base = { ...state, instances, due: reading.due, lastAt: now };
-  if (state.lastAt === null || now <= state.lastAt) return base;
-  const dt = (now - state.lastAt) / 1000;
-  let busy = 0;
+  const first = state.lastAt === null || now <= state.lastAt;
+  const dt = first ? 0 : (now - state.lastAt!) / 1000;
+  const instances = new Map<string, InstanceTrack>();
+  const samples = [...state.samples];
   let finished = 0;
   let estimatedFinished = 0;
   let change = reading.due - state.due;
   for (const i of live) {
-    const before = state.instances.get(i.uuid) ?? 0;
-    change += i.scheduled - before;
-    if (before === 0) continue;
-    if (i.scheduled <= before) {
-      finished += before - i.scheduled;
-      busy += i.scheduled > 0 ? dt : Math.min(dt, before * serviceTime);
-    } else estimatedFinished += Math.min(before, dt / serviceTime);
+    const before = state.instances.get(i.uuid);
+    const was = before?.scheduled ?? 0;
+    change += i.scheduled - was;
+    // A change seen now happened between the readings: at their midpoint, as well as can be told.
+    const between = first ? now : (state.lastAt! + now) / 2;
+    let since = before?.since ?? null;
+    if (was > 0 && i.scheduled < was) {
+      finished += was - i.scheduled;
+      if (since !== null) samples.push((between - since) / 1000 / (was - i.scheduled));
+      since = i.scheduled > 0 ? between : null;
+    } else if (was === 0 && i.scheduled > 0) since = before === undefined || first ? null : between;
+    else if (i.scheduled > was) estimatedFinished += Math.min(was, dt / serviceTime);
+    instances.set(i.uuid, { scheduled: i.scheduled, since });
   }
-  let busySeconds = state.busySeconds + busy;
-  let completions = state.completions + finished;
-  if (completions > SERVICE_TIME_MEMORY) {
-    busySeconds *= SERVICE_TIME_MEMORY / completions;
-    completions = SERVICE_TIME_MEMORY;
-  }
+  const base = {
+    ...state,
+    instances,
+    due: reading.due,
+    lastAt: now,
+    samples: samples.slice(Math.max(0, samples.length - SERVICE_TIME_MEMORY)),
+  };
+  if (first) return base;
   const arrivals = Math.max(0, change + finished + estimatedFinished);
   const alpha = 1 - Math.exp(-dt / ARRIVAL_TIME_CONSTANT_S);
-  const arrivalRate = state.arrivalRate + alpha * (arrivals / dt - state.arrivalRate);
-  return { ...base, busySeconds, completions, arrivalRate };
+  return { ...base, arrivalRate: state.arrivalRate + alpha * (arrivals / dt - state.arrivalRate) };
 }
 
 export interface SizingInput {
@@ -216,11 +240,14 @@ export function decideWork(
   const estimate = serviceTimeOf(policy, before);
   const learnt = learn(before, reading, estimate.seconds, now);
   const { seconds: serviceTime, source } = serviceTimeOf(policy, learnt);
-  const holders = reading.held.length;
+  // Instances holding work beyond the replicas (a removed replica's instance that MASS still takes
+  // for online, another service's) are not this service's to keep: the least loaded count.
+  const held = [...reading.held].sort((a, b) => a - b).slice(0, Math.max(current, 0));
+  const holders = held.length;
   const liveIdle = reading.liveness.instances.filter((i) => i.verdict !== 'dead' && i.scheduled === 0).length;
   const sizing = sizeForWait({
     due: reading.due,
-    held: reading.held,
+    held,
     idleReady: Math.max(0, Math.min(liveIdle, current - holders)),
     arrivalRate: learnt.arrivalRate,
     serviceTime,
@@ -270,7 +297,7 @@ export function decideWork(
       reason = 'hold-stabilization';
       limitedBy = 'stabilization';
     }
-  } else if (holders === 0) {
+  } else if (reading.held.length === 0) {
     action = 'down';
     desired = bounded;
     reason = 'scale-down-idle';
@@ -296,7 +323,7 @@ export function decideWork(
   const moved = demandMoved(state.smoothed, demand, policy.demandDeltaThreshold) || reason === 'hold-work-held';
   const work: WorkFigures = {
     due: reading.due,
-    holders,
+    holders: reading.held.length,
     heldAnalyses: reading.held.reduce((a, b) => a + b, 0),
     arrivalsPerMin: learnt.arrivalRate * 60,
     serviceTime,

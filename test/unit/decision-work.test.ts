@@ -116,103 +116,126 @@ function reading(due: number, instances: InstanceSeen[]): Reading {
 }
 
 describe('learn: service time from falling scheduled counts, arrivals from the work in the system', () => {
-  const at0 = (instances: Record<string, number>, due = 0): WorkState => ({
+  // The last evaluation at 0 s, this one at 30 s: a change seen now happened at 15 s.
+  const at0 = (instances: Record<string, [number, number | null]>, due = 0, samples: number[] = []): WorkState => ({
     ...initialWorkState(),
-    instances: new Map(Object.entries(instances)),
+    instances: new Map(Object.entries(instances).map(([k, [scheduled, since]]) => [k, { scheduled, since }])),
     due,
     lastAt: 0,
+    samples,
   });
   const cases: {
     why: string;
     before: WorkState;
     now: Reading;
-    busy: number;
-    completions: number;
+    samples: number[];
+    since: Record<string, number | null>;
     arrivals: number;
   }[] = [
     {
-      why: 'two instances busy for 30 s finish one each',
-      before: at0({ a: 5, b: 3 }),
-      now: reading(0, seen({ a: 4, b: 2 })),
-      busy: 60,
-      completions: 2,
+      why: 'a fall is one sample: time since the last completion ÷ the fall',
+      before: at0({ a: [5, -45_000], b: [3, -15_000] }),
+      now: reading(0, seen({ a: 4, b: 1 })),
+      samples: [60, 15],
+      since: { a: 15_000, b: 15_000 },
       arrivals: 0,
     },
     {
-      why: 'an instance that emptied was busy at most its work × the current estimate',
-      before: at0({ a: 1 }),
+      why: 'work taken up by an idle instance starts its clock; nothing is learned yet',
+      before: at0({ a: [0, null] }),
+      now: reading(0, seen({ a: 2 })),
+      samples: [],
+      since: { a: 15_000 },
+      arrivals: 2,
+    },
+    {
+      why: 'an instance seen for the first time with work gives no sample at its first fall',
+      before: at0({}),
+      now: reading(0, seen({ a: 3 })),
+      samples: [],
+      since: { a: null },
+      arrivals: 3,
+    },
+    {
+      why: 'an instance that emptied gives its last sample and stops its clock',
+      before: at0({ a: [1, -15_000] }),
       now: reading(0, seen({ a: 0 })),
-      busy: 30,
-      completions: 1,
+      samples: [30],
+      since: { a: null },
       arrivals: 0,
     },
     {
-      why: 'a count that rose teaches no service time; its finished work is estimated for the arrivals',
-      before: at0({ a: 2 }),
+      why: 'a count that rose keeps the clock (the analysis in progress goes on); dt/S is taken as finished',
+      before: at0({ a: [2, -10_000] }),
       now: reading(0, seen({ a: 5 })),
-      busy: 0,
-      completions: 0,
+      samples: [],
+      since: { a: -10_000 },
       arrivals: 3.5,
     },
     {
-      why: 'new due requests are arrivals',
-      before: at0({ a: 3 }),
-      now: reading(10, seen({ a: 3 })),
-      busy: 30,
-      completions: 0,
+      why: 'new due requests are arrivals; work dispatched from due to an instance is not',
+      before: at0({ a: [0, null] }, 6),
+      now: reading(10, seen({ a: 6 })),
+      samples: [],
+      since: { a: 15_000 },
       arrivals: 10,
     },
     {
-      why: 'work dispatched from due to an instance is not an arrival',
-      before: at0({ a: 0 }, 6),
-      now: reading(0, seen({ a: 6 })),
-      busy: 0,
-      completions: 0,
-      arrivals: 0,
-    },
-    {
-      why: 'instances judged dead teach nothing',
-      before: at0({ a: 3 }),
+      why: 'instances judged dead teach nothing and are forgotten',
+      before: at0({ a: [3, 0] }),
       now: reading(0, seen({ a: 1 }, 'dead')),
-      busy: 0,
-      completions: 0,
+      samples: [],
+      since: {},
       arrivals: 0,
     },
   ];
   for (const c of cases) {
     test(c.why, () => {
       const after = learn(c.before, c.now, SERVICE_TIME_PRIOR_S, 30_000);
-      assert.equal(after.busySeconds, c.busy);
-      assert.equal(after.completions, c.completions);
+      assert.deepEqual(after.samples, c.samples);
+      assert.deepEqual(Object.fromEntries([...after.instances].map(([k, v]) => [k, v.since])), c.since);
       const alpha = 1 - Math.exp(-30 / 120);
       assert.ok(Math.abs(after.arrivalRate - (alpha * c.arrivals) / 30) < 1e-9, `${after.arrivalRate}`);
       assert.equal(after.lastAt, 30_000);
     });
   }
 
-  test('service_time=auto: the prior until completions are seen, then mostly what was seen', () => {
-    const p = policy({ policy: 'work', serviceTime: 'auto' });
-    assert.deepEqual(serviceTimeOf(p, initialWorkState()), { seconds: SERVICE_TIME_PRIOR_S, source: 'prior' });
-    const learnt = { ...initialWorkState(), busySeconds: 20 * 30, completions: 20 };
-    const s = serviceTimeOf(p, learnt);
-    assert.equal(s.source, 'learned');
-    assert.ok(Math.abs(s.seconds - (600 + 2 * 60) / 22) < 1e-9);
-  });
+  const estimates: { why: string; samples: number[]; want: number; source: string }[] = [
+    { why: 'no sample: the prior', samples: [], want: SERVICE_TIME_PRIOR_S, source: 'prior' },
+    { why: 'a few samples: weighed with the prior', samples: [30, 30], want: (60 + 2 * 60) / 4, source: 'learned' },
+    {
+      why: 'enough samples: their median, whatever a hidden completion doubled',
+      samples: [30, 29, 60, 31, 30, 90, 30],
+      want: 30,
+      source: 'learned',
+    },
+    {
+      why: 'an even number of samples: the middle two averaged',
+      samples: [20, 30, 40, 50, 60, 70],
+      want: 45,
+      source: 'learned',
+    },
+  ];
+  for (const c of estimates) {
+    test(`service_time=auto: ${c.why}`, () => {
+      const got = serviceTimeOf(policy({ policy: 'work' }), { ...initialWorkState(), samples: c.samples });
+      assert.deepEqual(got, { seconds: c.want, source: c.source });
+    });
+  }
 
   test('a service_time label is used as it is', () => {
-    const learnt = { ...initialWorkState(), busySeconds: 20 * 30, completions: 20 };
+    const learnt = { ...initialWorkState(), samples: [30, 30, 30, 30, 30] };
     assert.deepEqual(serviceTimeOf(policy({ policy: 'work', serviceTime: 45 }), learnt), {
       seconds: 45,
       source: 'label',
     });
   });
 
-  test('the estimate keeps a bounded memory, so a changed service time is learned again', () => {
-    let state: WorkState = { ...initialWorkState(), busySeconds: 500 * 10, completions: 500, lastAt: 0 };
-    state = { ...state, instances: new Map([['a', 10]]) };
-    const after = learn(state, reading(0, seen({ a: 9 })), 10, 100_000);
-    assert.equal(after.completions, 500);
-    assert.ok(Math.abs(after.busySeconds - ((5000 + 100) * 500) / 501) < 1e-6);
+  test('the estimate keeps the latest samples only, so a changed service time is learned again', () => {
+    const old = Array.from({ length: 101 }, () => 10);
+    const after = learn(at0({ a: [10, -15_000] }, 0, old), reading(0, seen({ a: 9 })), 10, 30_000);
+    assert.equal(after.samples.length, 101);
+    assert.equal(after.samples[100], 30);
   });
 });
 
@@ -285,6 +308,12 @@ describe('decideWork: sizing, bounds and the scale-in rules', () => {
       current: 2,
       r: reading(0, seen({ a: 1, b: 1 })),
       want: { action: 'none', reason: 'steady', limitedBy: 'work-held', recommendation: 2, desired: 2 },
+    },
+    {
+      why: 'instances holding work beyond the replicas (a removed replica MASS still takes for online) are not kept',
+      current: 3,
+      r: reading(0, seen({ a: 1, b: 1, c: 1, ghost: 1 })),
+      want: { action: 'none', reason: 'steady', limitedBy: 'work-held', recommendation: 3, desired: 3 },
     },
     {
       why: 'a lowered max_inst applies at once, even with work held',
