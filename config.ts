@@ -288,7 +288,7 @@ export const LABEL_SETTINGS = {
   targetWait: {
     label: 'com.mass.target_wait',
     option: 'DEFAULT_TARGET_WAIT',
-    default: '120',
+    default: '180',
     help: 'work policy: seconds within which due work and new arrivals should start',
   },
   serviceTime: {

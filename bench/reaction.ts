@@ -127,7 +127,7 @@ export async function runReactionBench(opts: {
     scaleDownDelay: 120,
     autoscale: true,
     policy: 'classic',
-    targetWait: 120,
+    targetWait: 180,
     serviceTime: 'auto',
     startupTime: 45,
     scaleIn: 'idle',

@@ -17,7 +17,7 @@ export function policy(overrides: Partial<Policy> = {}): Policy {
     scaleDownDelay: 120,
     autoscale: true,
     policy: 'classic',
-    targetWait: 120,
+    targetWait: 180,
     serviceTime: 'auto',
     startupTime: 45,
     scaleIn: 'idle',

@@ -30,7 +30,7 @@ describe('config', () => {
       scaleDownDelay: 120,
       autoscale: true,
       policy: 'classic',
-      targetWait: 120,
+      targetWait: 180,
       serviceTime: 'auto',
       startupTime: 45,
       scaleIn: 'idle',

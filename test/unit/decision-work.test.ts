@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { describeDecision, initialState, type ServiceState } from '../../src/core/decision';
+import { describeDecision, initialState, type Decision, type ServiceState } from '../../src/core/decision';
 import { evaluate } from '../../src/core/evaluation';
 import type { Policy } from '../../src/core/policy';
 import { demandOnly, type InstanceSeen, type Reading } from '../../src/core/reading';
 import {
   decideWork,
+  graceWarning,
   initialWorkState,
   learn,
   serviceTimeOf,
@@ -486,6 +487,43 @@ describe('classic reproduces the recorded decisions', () => {
         assert.equal(d.work, undefined);
         state = e.state;
       }
+    });
+  }
+});
+
+describe('graceWarning: stop_grace_period against the service time under a windowed scale-in', () => {
+  const base = decideWork(
+    initialState(policy({ policy: 'work', serviceTime: 30 }), 2, 0),
+    demandOnly(0),
+    2,
+    policy({ policy: 'work', serviceTime: 30 }),
+    0,
+  ).decision;
+  const { work: _work, ...classicDecision } = base;
+  const cases: { why: string; over: Partial<Policy>; graceMs: number; classic?: boolean; warns: boolean }[] = [
+    { why: 'work, scale_in=window, grace 10 s < 30 s', over: { scaleIn: 'window' }, graceMs: 10_000, warns: true },
+    { why: 'work, scale_in=window, grace 30 s = 30 s', over: { scaleIn: 'window' }, graceMs: 30_000, warns: false },
+    { why: 'work, scale_in=idle: removals happen only without work', over: {}, graceMs: 0, warns: false },
+    {
+      why: 'classic with a service_time label',
+      over: { policy: 'classic' },
+      graceMs: 10_000,
+      classic: true,
+      warns: true,
+    },
+    {
+      why: 'classic with service_time=auto: unknown, no warning',
+      over: { policy: 'classic', serviceTime: 'auto' },
+      graceMs: 10_000,
+      classic: true,
+      warns: false,
+    },
+  ];
+  for (const c of cases) {
+    test(c.why, () => {
+      const p = policy({ policy: 'work', serviceTime: 30, ...c.over });
+      const w = graceWarning(p, c.classic ? (classicDecision as Decision) : base, c.graceMs);
+      assert.equal(w !== null, c.warns, String(w));
     });
   }
 });
