@@ -29,7 +29,7 @@ export const USAGE = `usage: mass-autoscaler simulate --trace FILE [options]
                           their work (default: it stays on the dead instance, stuck)
   --runs N                N runs over seeds × scheduler phases: mean and spread       (default 1)
   --initial-replicas N    replicas at the start, all online      (default: each set's min_inst)
-  --seed N                seed for which replicas Swarm removes on scale-down        (default 1)
+  --seed N                seed of the service-time jitter                            (default 1)
   --until S               stop at S seconds (default: once the work is done and the replicas
                           have settled, at most 24 h after the last arrival)
   -h, --help              this text`;

@@ -2,7 +2,7 @@
 // analyses, and the daemon's own reading and decision (src/core/liveness.ts: each instance judged
 // online, working or dead; demand = due + live work; the shared evaluation step with the working
 // floor) deciding the replica count.
-// Pure: no I/O, no wall clock; the only randomness (which replicas Swarm removes) is seeded.
+// Pure: no I/O, no wall clock; the only randomness (the service-time jitter) is seeded.
 import type { Decision, ServiceState } from '../core/decision';
 import { evaluate } from '../core/evaluation';
 import { demandOnly, type Reading } from '../core/reading';
@@ -57,7 +57,7 @@ export interface SimOptions {
    * requeues its scheduled analyses as due now; false: they stay on the dead instance (stuck)
    */
   deleteOnExit: boolean;
-  /** seed of the PRNG that plays Swarm choosing which replicas to remove, and the jitter */
+  /** seed of the PRNG of the service-time jitter */
   seed: number;
   /** replicas at t=0, all online; undefined: the label set's min_inst */
   initialReplicas?: number;
@@ -214,6 +214,8 @@ interface Analysis {
  */
 interface Replica {
   id: number;
+  /** its Swarm task slot: a new replica takes the lowest free slot, a scale-down removes the highest */
+  slot: number;
   /** when its instance registers and first polls (added + startup) */
   onlineAt: number;
   /** scheduled analyses, oldest first; the first `batch` of them were fetched by the last poll */
@@ -270,7 +272,6 @@ export function simulate(trace: readonly TracePoint[], policy: Policy, options: 
   const startup = ms(o.startup);
   const onlineWindow = ms(o.onlineWindow);
   const pollSleep = ms(o.pollSleep);
-  const random = mulberry32(o.seed);
   const jitterRandom = mulberry32((o.seed ^ 0x9e3779b9) >>> 0);
   const lastArrival = trace.length > 0 ? ms(trace[trace.length - 1]!.t) : 0;
   const fixedEnd = o.until === undefined ? null : ms(o.until);
@@ -283,7 +284,18 @@ export function simulate(trace: readonly TracePoint[], policy: Policy, options: 
   /** instance records MASS holds for the system (removed replicas' stay unless deleted) */
   let instanceRecords = 0;
   const addReplica = (onlineAt: number): void => {
-    replicas.push({ id: nextId++, onlineAt, work: [], batch: 0, lastPoll: null, busyUntil: null, nextPoll: null });
+    let slot = 1;
+    while (replicas.some((r) => r.slot === slot)) slot += 1;
+    replicas.push({
+      id: nextId++,
+      slot,
+      onlineAt,
+      work: [],
+      batch: 0,
+      lastPoll: null,
+      busyUntil: null,
+      nextPoll: null,
+    });
   };
   for (let i = 0; i < initial; i++) addReplica(0);
 
@@ -393,12 +405,10 @@ export function simulate(trace: readonly TracePoint[], policy: Policy, options: 
   };
 
   const remove = (count: number): void => {
-    for (let i = 0; i < count; i++) {
-      // Swarm removes tasks that are not running yet first, then any (docs/mass-api.md).
-      const starting = replicas.filter((r) => !registered(r));
-      const pool = starting.length > 0 ? starting : replicas;
-      const gone = pool[Math.floor(random() * pool.length)];
-      if (gone === undefined) continue;
+    // Swarm keeps running tasks before those not running yet, then the lowest slots, and removes
+    // the rest (one node; docs/mass-api.md): the replicas added last go first.
+    const keep = [...replicas].sort((a, b) => Number(registered(b)) - Number(registered(a)) || a.slot - b.slot);
+    for (const gone of keep.slice(Math.max(0, keep.length - count))) {
       replicas.splice(replicas.indexOf(gone), 1);
       if (gone.busyUntil !== null) aborted += 1;
       assigned -= gone.work.length;
@@ -594,8 +604,8 @@ export interface RunsResult {
 }
 
 /**
- * `runs` simulations of one label set that differ in the seed (which replicas Swarm removes, and
- * the service-time jitter) and in the scheduler's phase, spread evenly over one interval, so that
+ * `runs` simulations of one label set that differ in the seed (of the service-time jitter) and
+ * in the scheduler's phase, spread evenly over one interval, so that
  * no lockstep of arrivals and scheduler runs decides a comparison.
  */
 export function simulateRuns(
