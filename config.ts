@@ -289,6 +289,42 @@ export const LABEL_SETTINGS = {
     default: 'true',
     help: 'false pauses management of this service (it is left as it is)',
   },
+  policy: {
+    label: 'com.mass.policy',
+    option: 'DEFAULT_POLICY',
+    default: 'classic',
+    help: 'how replicas are sized: classic (smoothed demand ÷ requests_per_instance) or work (work time against target_wait)',
+  },
+  targetWait: {
+    label: 'com.mass.target_wait',
+    option: 'DEFAULT_TARGET_WAIT',
+    default: '180',
+    help: 'work policy: seconds within which due work and new arrivals should start',
+  },
+  serviceTime: {
+    label: 'com.mass.service_time',
+    option: 'DEFAULT_SERVICE_TIME',
+    default: 'auto',
+    help: 'work policy: seconds one analysis takes; auto learns it from the work instances finish (60 s until then)',
+  },
+  startupTime: {
+    label: 'com.mass.startup_time',
+    option: 'DEFAULT_STARTUP_TIME',
+    default: '45',
+    help: 'work policy: seconds from adding a replica until MASS hands it work (start-up plus a scheduler run)',
+  },
+  scaleIn: {
+    label: 'com.mass.scale_in',
+    option: 'DEFAULT_SCALE_IN',
+    default: 'idle',
+    help: 'work policy: idle removes replicas only while no instance holds work; window after scale_down_delay (workers that drain on SIGTERM)',
+  },
+  longestHold: {
+    label: 'com.mass.longest_hold',
+    option: 'DEFAULT_LONGEST_HOLD',
+    default: 'off',
+    help: 'work policy, scale_in=idle: seconds a scale-in may be held by work; then one replica goes anyway, one per this time',
+  },
 } as const satisfies { [K in PolicyField]: LabelSetting };
 
 // ---- derived from the tables above ---------------------------------------------------------
@@ -355,6 +391,27 @@ function ruleSchema(rule: FieldRule): z.ZodType<unknown, string> {
         .transform((v) => v.toLowerCase())
         .pipe(z.enum(['true', 'false'], { error: 'must be true or false' }))
         .transform((v) => v === 'true');
+    case 'seconds-or': {
+      const seconds = ruleSchema({ ...rule, kind: 'number' });
+      const word = rule.word;
+      return z
+        .string()
+        .trim()
+        .min(1, 'is empty')
+        .transform((v, ctx): number | string => {
+          if (v.toLowerCase() === word) return word;
+          const parsed = seconds.safeParse(v);
+          if (parsed.success) return parsed.data as number;
+          // Stryker disable next-line OptionalChaining: a failed zod parse always has an issue
+          const message = parsed.error.issues[0]?.message;
+          ctx.addIssue({
+            code: 'custom',
+            message:
+              message === 'is not a number' ? `must be ${word} or a number of seconds` : (message ?? 'is not valid'),
+          });
+          return z.NEVER;
+        });
+    }
   }
 }
 
@@ -376,6 +433,8 @@ export function describeRule(rule: FieldRule): string {
       return rule.values.map((v) => `\`${v}\``).join(' or ');
     case 'flag':
       return '`true` or `false`';
+    case 'seconds-or':
+      return `\`${rule.word}\` or seconds, ${rule.minExclusive ? `greater than ${rule.min}` : `from ${rule.min}`} to ${rule.max}`;
   }
 }
 

@@ -185,6 +185,12 @@ async function runLoop(opts: Options, steps: number[], scalesWanted: number, wak
     requestsPerInstance: 1,
     scaleDownDelay: 120,
     autoscale: true,
+    policy: 'classic',
+    targetWait: 180,
+    serviceTime: 'auto',
+    startupTime: 45,
+    scaleIn: 'idle',
+    longestHold: 'off',
   };
   const reconciler = new Reconciler(
     demand,

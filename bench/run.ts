@@ -556,7 +556,20 @@ function writeReport(
     reactionMarkdown(reaction),
     '',
   ].join('\n');
-  writeFileSync(args.out, md);
+  writeFileSync(args.out, md + keptSection(args.out));
+}
+
+/** The policy comparison (measured with `simulate`, not by this script) is kept from the file as it is. */
+const KEPT_MARKER = '<!-- kept by npm run bench: policy comparison -->';
+function keptSection(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+  const at = text.indexOf(KEPT_MARKER);
+  return at < 0 ? '' : `\n${text.slice(at)}`;
 }
 
 // ---- main -------------------------------------------------------------------------------------------

@@ -90,6 +90,7 @@ export async function runStatus(args: StatusArgs, out: (line: string) => void): 
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   out(line(header));
   for (const r of rows) out(line(r));
+  for (const s of doc.services) if (s.warning) out(`warning: ${s.name}: ${s.warning}`);
   printSystems(doc, out);
   return 0;
 }

@@ -76,6 +76,9 @@ export const OPERATION_STATES: ReadonlySet<string> = new Set([
   'rollback_paused',
 ]);
 
+/** Docker's stop grace period when a service spec gives none, ms. */
+export const DEFAULT_STOP_GRACE_MS = 10_000;
+
 /** A Swarm service carrying the com.mass.anal_system label. */
 export interface ManagedService {
   id: string;
@@ -89,6 +92,8 @@ export interface ManagedService {
   version: number;
   /** tasks running now, over all nodes; null when the tasks could not be listed */
   running?: number | null;
+  /** how long Swarm waits after SIGTERM before it kills a removed replica (stop_grace_period), ms */
+  stopGraceMs?: number;
 }
 
 export type ScaleOutcome =

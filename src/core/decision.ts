@@ -1,6 +1,7 @@
 // The decision for one service: pure arithmetic over the policy, the state, one reading and
 // `now` (milliseconds). No I/O, no clock of its own.
 import type { Policy } from './policy';
+import type { WorkFigures, WorkState } from './work';
 import { addReading, smoothedValue, startSmoothing, type SmoothingParams, type SmoothingState } from './smoothing';
 
 export interface TargetRecord {
@@ -10,16 +11,32 @@ export interface TargetRecord {
 
 export interface ServiceState {
   smoothing: SmoothingState;
-  /** the last smoothed demand, to tell moving demand from steady demand */
+  /** the last smoothed demand, to tell moving demand from steady demand (the raw demand under the work policy) */
   smoothed: number;
   /** targets computed during the last scale_down_delay seconds, oldest first */
   recentTargets: TargetRecord[];
+  /** what the work policy learns between readings (src/core/work.ts); absent under classic */
+  work?: WorkState;
 }
 
 export type Action = 'up' | 'down' | 'hold' | 'none';
 
-/** Which rule made the desired count differ from the recommendation ('none': it did not). */
-export type Limit = 'none' | 'min_inst' | 'max_inst' | 'due-work' | 'stabilization' | 'working';
+/**
+ * Which rule bound the desired count. Classic: the rule that made it differ from the
+ * recommendation ('none': it did not). Work policy: also which sizing rule set it — `target-wait`
+ * (replicas for the due work and arrivals within the target wait), `work-held` (the instances
+ * holding work already carry it), `scale-in-hold` (a lower count waits until no instance holds work).
+ */
+export type Limit =
+  | 'none'
+  | 'min_inst'
+  | 'max_inst'
+  | 'due-work'
+  | 'stabilization'
+  | 'working'
+  | 'target-wait'
+  | 'work-held'
+  | 'scale-in-hold';
 
 /** Why the decision is what it is: a stable code for logs, status and alerts; the sentence is built from it. */
 export type ReasonCode =
@@ -30,7 +47,10 @@ export type ReasonCode =
   | 'hold-stabilization' // a lower count, but a higher one was needed within the window
   | 'steady' // the demand matches the replicas
   | 'hold-no-reading' // no demand reading this round
-  | 'hold-working'; // a lower count, but more instances than that are working (Swarm would kill one)
+  | 'hold-working' // a lower count, but more instances than that are working (Swarm would kill one)
+  | 'scale-down-idle' // work policy, scale_in=idle: fewer replicas do, and no instance holds work
+  | 'hold-work-held' // work policy, scale_in=idle: fewer replicas would do, but instances hold work
+  | 'scale-down-longest-hold'; // work policy, scale_in=idle: held for longest_hold, one replica goes anyway
 
 /**
  * One evaluation as data. The pipeline, as in the Kubernetes HPA:
@@ -59,6 +79,8 @@ export interface Decision {
   missing?: string;
   /** instances working on something, when that floor raised `desired` (src/core/liveness.ts) */
   working?: number;
+  /** the work policy's figures (absent under classic) */
+  work?: WorkFigures;
 }
 
 /** Cap on remembered targets, whatever the clock does. */
@@ -99,13 +121,13 @@ export function recommendedReplicas(smoothed: number, policy: Policy): number {
   return Math.max(0, Math.ceil(smoothed / policy.requestsPerInstance - 0.1));
 }
 
-function boundedReplicas(recommendation: number, rawDemand: number, policy: Policy): number {
+export function boundedReplicas(recommendation: number, rawDemand: number, policy: Policy): number {
   const bounded = clamp(recommendation, policy.minInst, policy.maxInst);
   return rawDemand > 0 && bounded === 0 ? Math.min(1, policy.maxInst) : bounded;
 }
 
 /** The bound that moved the recommendation, if any. */
-function boundLimit(recommendation: number, bounded: number, policy: Policy): Limit {
+export function boundLimit(recommendation: number, bounded: number, policy: Policy): Limit {
   if (bounded < recommendation) return 'max_inst';
   if (bounded > recommendation) return bounded === policy.minInst ? 'min_inst' : 'due-work';
   return 'none';
@@ -189,7 +211,7 @@ export function decide(
   };
 }
 
-function rulesOf(policy: Policy): Decision['rules'] {
+export function rulesOf(policy: Policy): Decision['rules'] {
   return {
     minInst: policy.minInst,
     maxInst: policy.maxInst,
@@ -225,6 +247,7 @@ export function holdWithoutReading(
 
 /** The one sentence of a decision, for the log line and `status`. */
 export function describeDecision(d: Decision): string {
+  if (d.work !== undefined && d.reason !== 'hold-no-reading') return describeWorkDecision(d, d.work);
   const demand = d.smoothed.toFixed(1);
   const per = d.rules.requestsPerInstance === 1 ? '' : ` (${d.rules.requestsPerInstance} per replica)`;
   const window = d.rules.scaleDownDelay;
@@ -254,9 +277,56 @@ export function describeDecision(d: Decision): string {
       return d.desired === d.current
         ? `hold: demand ${demand}${per} wants ${d.stabilized}, but ${d.working ?? d.current} instances are working`
         : `scale down to ${d.desired}, not ${d.stabilized}: ${d.working ?? d.desired} instances are working`;
+    default:
+      // the work policy's own codes; its decisions carry `work` and are described above
+      return `${d.action}: ${d.reason}`;
   }
   if (d.bounded === d.rules.maxInst && d.recommendation > d.rules.maxInst && d.action !== 'down') {
     text += ` (capped at max_inst ${d.rules.maxInst})`;
   }
   return text;
+}
+
+/** The sentence of a work-policy decision (see describeDecision). */
+function describeWorkDecision(d: Decision, w: WorkFigures): string {
+  const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1));
+  const took = w.serviceTimeSource === 'label' ? '' : w.serviceTimeSource === 'learned' ? ' learned' : ' assumed';
+  const work =
+    `${fmt(w.need)} analyses to start within ${w.targetWait}s (${w.due} due, ${fmt(w.arrivalsPerMin)}/min arriving, ` +
+    `${Math.round(w.serviceTime)}s each${took})` +
+    (w.holders > 0 ? `; ${w.holders} instances hold ${w.heldAnalyses}` : '');
+  switch (d.reason) {
+    case 'scale-up':
+      return `scale up: ${work}: ${d.bounded} replicas, not ${d.current}${capped(d)}`;
+    case 'scale-up-to-min-inst':
+      return `scale up: min_inst ${d.rules.minInst} > ${d.current} replicas`;
+    case 'scale-down-to-max-inst':
+      return `scale down: max_inst ${d.rules.maxInst} < ${d.current} replicas`;
+    case 'scale-down-idle':
+      return `scale down: no instance holds work; ${work}: ${d.bounded} replicas`;
+    case 'hold-work-held': {
+      const held = w.heldForS === undefined ? '' : ` for ${Math.round(w.heldForS)}s`;
+      const longest = w.longestHold === 'off' ? '' : ` of longest_hold ${w.longestHold}s`;
+      return `hold: ${d.bounded} replicas would do, but ${w.holders} instances hold work and Swarm picks which replica goes (scale_in=idle, held${held}${longest}); ${work}`;
+    }
+    case 'scale-down-longest-hold':
+      return `scale down by one: a scale-in to ${d.bounded} was held by work for longest_hold ${String(w.longestHold)}s; ${work}`;
+    case 'scale-down':
+      return d.limitedBy === 'stabilization'
+        ? `scale down to ${d.desired}, the most needed within the last ${d.rules.scaleDownDelay}s (scale_in=window); ${work}`
+        : `scale down: ${d.bounded} replicas have done for ${d.rules.scaleDownDelay}s (scale_in=window); ${work}`;
+    case 'hold-stabilization':
+      return `hold: the work wants ${d.bounded}, but ${d.stabilized} were needed within the last ${d.rules.scaleDownDelay}s (scale_in=window); ${work}`;
+    case 'hold-working':
+      return d.desired === d.current
+        ? `hold: the work wants ${d.stabilized}, but ${d.working ?? d.current} instances are working`
+        : `scale down to ${d.desired}, not ${d.stabilized}: ${d.working ?? d.desired} instances are working`;
+    default:
+      if (d.limitedBy === 'min_inst') return `steady: min_inst ${d.rules.minInst} replicas; ${work}`;
+      return `steady: ${d.current} replicas; ${work}${capped(d)}`;
+  }
+}
+
+function capped(d: Decision): string {
+  return d.limitedBy === 'max_inst' ? ` (capped at max_inst ${d.rules.maxInst})` : '';
 }

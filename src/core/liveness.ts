@@ -16,8 +16,6 @@
 // picks the replicas a scale-down kills, and a killed worker loses its work.
 
 import type { Decision } from './decision';
-import { evaluate, type Evaluation } from './evaluation';
-import type { Policy } from './policy';
 
 /** MASS's own online window: an instance is online while its last poll is under 10 minutes old. */
 export const MASS_ONLINE_WINDOW_MS = 10 * 60_000;
@@ -148,7 +146,8 @@ export function judgeInstances(
 /**
  * What one decision reads of a system: the due requests and every instance judged, with the
  * demand and the working floor that follow from them. The daemon's loop (src/loop/liveness.ts)
- * and the simulator (src/sim/model.ts) both build it with `readSystem`.
+ * and the simulator (src/sim/model.ts) both build it with `readSystem` and hand it to the
+ * evaluation step (src/core/evaluation.ts) as its Reading.
  */
 export interface SystemReadout {
   /** due requests (not yet scheduled on any instance) */
@@ -175,21 +174,6 @@ export function readSystem(
   const liveness = judgeInstances(readings, previous, runningTasks, params, now);
   const held = liveness.instances.filter((i) => i.verdict !== 'dead' && i.scheduled > 0).map((i) => i.scheduled);
   return { due, liveness, held, demand: due + liveness.liveWork, floor: liveness.floor };
-}
-
-/**
- * The daemon's evaluation of a readout: the shared step (`evaluate`) on its demand, then the
- * working floor (`floorDecision`). The loop and the simulator both decide through it.
- */
-export function evaluateReadout(
-  state: Evaluation['state'],
-  readout: Pick<SystemReadout, 'demand' | 'floor'>,
-  current: number,
-  policy: Policy,
-  now: number,
-): Evaluation {
-  const { state: next, decision } = evaluate(state, { ok: true, demand: readout.demand }, current, policy, now);
-  return { state: next, decision: floorDecision(decision, readout.floor) };
 }
 
 /**

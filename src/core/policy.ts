@@ -6,12 +6,21 @@ import type { Technique } from './smoothing';
 /** The smoothing techniques a policy can name. */
 export const TECHNIQUES = ['moving average', 'exponential moving average'] as const satisfies readonly Technique[];
 
+/** The policies a service can name: `classic` (smoothed demand per replica) or `work` (work time, src/core/work.ts). */
+export const POLICIES = ['classic', 'work'] as const;
+export type PolicyName = (typeof POLICIES)[number];
+
+/** The scale-in rules of the `work` policy: only while no instance holds work, or after a stabilization window. */
+export const SCALE_IN_RULES = ['idle', 'window'] as const;
+
 /** What values one field takes. Numbers are given by the bounds they must keep. */
 export type FieldRule =
   | { kind: 'whole'; min: number; max: number }
   | { kind: 'number'; min: number; max: number; minExclusive?: boolean }
   | { kind: 'choice'; values: readonly string[] }
-  | { kind: 'flag' };
+  | { kind: 'flag' }
+  /** a number of seconds within the bounds, or one word (`auto`, `off`) */
+  | { kind: 'seconds-or'; word: string; min: number; max: number; minExclusive?: boolean };
 
 /** Every field of a policy but its system, with the values it takes (times in seconds). */
 export const POLICY_FIELDS = {
@@ -27,6 +36,12 @@ export const POLICY_FIELDS = {
   requestsPerInstance: { kind: 'number', min: 0, max: 100_000, minExclusive: true },
   scaleDownDelay: { kind: 'number', min: 0, max: 86_400 },
   autoscale: { kind: 'flag' },
+  policy: { kind: 'choice', values: POLICIES },
+  targetWait: { kind: 'number', min: 1, max: 86_400 },
+  serviceTime: { kind: 'seconds-or', word: 'auto', min: 0, max: 86_400, minExclusive: true },
+  startupTime: { kind: 'number', min: 0, max: 3600 },
+  scaleIn: { kind: 'choice', values: SCALE_IN_RULES },
+  longestHold: { kind: 'seconds-or', word: 'off', min: 1, max: 7 * 86_400 },
 } as const satisfies Record<string, FieldRule>;
 
 export type PolicyField = keyof typeof POLICY_FIELDS;
@@ -36,7 +51,9 @@ type ValueOf<R> = R extends { kind: 'whole' | 'number' }
   ? number
   : R extends { kind: 'choice'; values: readonly (infer V)[] }
     ? V
-    : boolean;
+    : R extends { kind: 'seconds-or'; word: infer W }
+      ? number | W
+      : boolean;
 
 /** The fields a label (or its DEFAULT_* option) sets. */
 export type PolicySettings = { -readonly [K in PolicyField]: ValueOf<(typeof POLICY_FIELDS)[K]> };

@@ -4,7 +4,9 @@ import type { Logger } from 'pino';
 import { backoffDelay } from '../core/backoff';
 import { describeDecision, type Decision } from '../core/decision';
 import { evaluate, type DemandInput } from '../core/evaluation';
-import { evaluateReadout } from '../core/liveness';
+import type { SystemReadout } from '../core/liveness';
+import { demandOnly, type Reading } from '../core/reading';
+import { graceWarning, type WorkFigures } from '../core/work';
 import { LOG } from '../log-messages';
 import type { SystemReading } from '../types';
 import { evaluatedBase, updateFailureOf, type EvaluatedRecord, type ServiceRecord } from './record';
@@ -14,8 +16,11 @@ export interface EvaluationContext {
   retryMaxDelayMs: number;
   random: () => number;
   log: Logger;
-  /** live instances of the system holding work: a scale-down never goes below (default 0) */
-  floor?: number;
+  /**
+   * this round's readout of the system (src/loop/liveness.ts): due, the instances judged, the work
+   * each live one holds, the working floor; null: only the demand is known (no floor, no held work)
+   */
+  readout?: SystemReadout | null;
 }
 
 /** A change of replica count to send to Swarm. */
@@ -38,7 +43,13 @@ export function decisionFields(d: Decision): Record<string, unknown> {
     bounded: d.bounded,
     current: d.current,
     desired: d.desired,
+    ...(d.work === undefined ? {} : { work: workFields(d.work) }),
   };
+}
+
+/** The work policy's figures, rounded for the log line. */
+function workFields(w: WorkFigures): Record<string, unknown> {
+  return { ...w, need: round1(w.need), arrivalsPerMin: round1(w.arrivalsPerMin), serviceTime: round1(w.serviceTime) };
 }
 
 /**
@@ -82,9 +93,10 @@ export function evaluateService(
     };
   }
 
-  const readout = { demand: reading.demand.demand, floor: ctx.floor ?? 0 };
-  const { state, decision } = evaluateReadout(memory.state, readout, current, policy, now);
+  const input: Reading = ctx.readout ?? { ...demandOnly(reading.demand.demand), due: reading.demand.due };
+  const { state, decision } = evaluate(memory.state, { ok: true, reading: input }, current, policy, now);
   Object.assign(memory, { state, decision, reading: reading.demand, nextAt: decision.nextAt });
+  sayGraceWarning(log, memory, graceWarning(policy, decision, r.stopGraceMs));
   const fields = {
     ...decisionFields(decision),
     due: reading.demand.due,
@@ -111,6 +123,13 @@ export function evaluateService(
   const record: ServiceRecord =
     update === null ? { ...base, status: 'managed' } : { ...base, status: 'update-failing', update };
   return { record, update: { id: r.id, decision, fields, log } };
+}
+
+/** The stop_grace_period warning: one line when it appears or changes, kept for `status`. */
+function sayGraceWarning(log: Logger, memory: EvaluatedRecord['memory'], warning: string | null): void {
+  if (warning === (memory.graceWarning ?? null)) return;
+  memory.graceWarning = warning;
+  if (warning !== null) log.warn({ warning: 'stop-grace-period' }, warning);
 }
 
 /** The one line that ends an update failure of a service. */

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Policy } from '../core/policy';
 import { describeProblem, parseLabels, type PolicyDefaults } from '../labels';
 import { LOG } from '../log-messages';
-import type { ManagedService } from '../types';
+import { DEFAULT_STOP_GRACE_MS, type ManagedService } from '../types';
 import { isEvaluated, type Memory, type ServiceRecord } from './record';
 
 export type ServiceTable = Map<string, ServiceRecord>;
@@ -109,6 +109,7 @@ function syncOne(
     policy,
     replicas: service.replicas,
     running: service.running ?? null,
+    stopGraceMs: service.stopGraceMs ?? DEFAULT_STOP_GRACE_MS,
     memory,
   };
 

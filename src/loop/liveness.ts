@@ -5,7 +5,13 @@
 // so that MASS 0.2/0.3 requeues their work.
 import type { Logger } from 'pino';
 import { LOG } from '../log-messages';
-import { instancesToRecover, readSystem, type LivenessResult, type LivenessState } from '../core/liveness';
+import {
+  instancesToRecover,
+  readSystem,
+  type LivenessResult,
+  type LivenessState,
+  type SystemReadout,
+} from '../core/liveness';
 import type { MassFailure, SystemReading } from '../types';
 
 export interface LivenessOptions {
@@ -54,6 +60,8 @@ export interface LivenessEvents {
 interface SystemBook {
   state: LivenessState;
   last: LivenessResult | null;
+  /** the latest readout, for the evaluation of the system's services */
+  readout: SystemReadout | null;
   report: SystemLiveness;
   /** the stuck instances last logged, to log only a change */
   stuckKey: string;
@@ -92,6 +100,7 @@ export class LivenessBook {
       const book = this.systems.get(system) ?? {
         state: new Map(),
         last: null,
+        readout: null,
         report: emptyReport(system),
         stuckKey: '',
       };
@@ -126,6 +135,7 @@ export class LivenessBook {
       const stuckInstances = result.instances.filter((i) => i.verdict === 'dead' && i.scheduled > 0).map((i) => i.uuid);
       book.state = result.next;
       book.last = result;
+      book.readout = readout;
       book.report = {
         system,
         onlineInstances: count('online'),
@@ -149,9 +159,12 @@ export class LivenessBook {
     return out;
   }
 
-  /** Live instances holding work: no scale-down of the system's service goes below it. */
-  floorOf(system: string): number {
-    return this.systems.get(system)?.report.floor ?? 0;
+  /**
+   * The latest readout of a system (readSystem: due, every instance judged, the work each live
+   * one holds, demand, floor): what the evaluation of its services reads; null before the first.
+   */
+  readoutOf(system: string): SystemReadout | null {
+    return this.systems.get(system)?.readout ?? null;
   }
 
   reports(): SystemLiveness[] {

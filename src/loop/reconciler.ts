@@ -222,8 +222,8 @@ export class Reconciler {
         ok: false,
         error: { kind: 'bad-shape', message: 'no reading returned' },
       };
-      const floor = this.liveness.floorOf(r.policy.system);
-      const { record, update } = evaluateService(r, reading, now, { ...ctx, floor, log: this.log });
+      const readout = this.liveness.readoutOf(r.policy.system);
+      const { record, update } = evaluateService(r, reading, now, { ...ctx, readout, log: this.log });
       this.table.set(r.id, record);
       if (update !== null) updates.push(update);
     }

@@ -39,6 +39,8 @@ export interface Memory {
   nextAt: number;
   reading: SystemDemand | null;
   decision: Decision | null;
+  /** the stop_grace_period warning last said (scale-in by window), or null */
+  graceWarning?: string | null;
 }
 
 export interface LastAction {
@@ -69,6 +71,8 @@ interface Evaluated extends Base {
   replicas: number;
   /** tasks running now over all nodes (replicas is what is wanted); null when unknown */
   running: number | null;
+  /** stop_grace_period, ms (Docker's 10 s when the spec gives none) */
+  stopGraceMs: number;
   memory: Memory;
 }
 
@@ -112,6 +116,7 @@ export function evaluatedBase(r: EvaluatedRecord | Extract<ServiceRecord, { stat
     policy: r.policy,
     replicas: r.replicas,
     running: r.running,
+    stopGraceMs: r.stopGraceMs,
     memory: r.memory,
   };
 }

@@ -2,6 +2,7 @@
 // the facts /healthz judges. Read-only over the table.
 import type { Limit, ReasonCode } from '../core/decision';
 import { describeDecision } from '../core/decision';
+import type { WorkFigures } from '../core/work';
 import { describeProblem } from '../labels';
 import type { ServiceMode } from '../types';
 import type { FailureBook } from './failures';
@@ -38,6 +39,10 @@ export interface ServiceSnapshot {
   reason: ReasonCode | null;
   /** the last decision's reason in words */
   reasonText: string | null;
+  /** the work policy's figures of the last decision (due, held, arrivals, service time, target wait…) */
+  work: WorkFigures | null;
+  /** a warning about the service's setup (stop_grace_period shorter than the service time under a windowed scale-in) */
+  warning: string | null;
   rawDemand: number | null;
   smoothedDemand: number | null;
   due: number | null;
@@ -87,6 +92,8 @@ export function snapshotOf(r: ServiceRecord): ServiceSnapshot {
     limitedBy: decision?.limitedBy ?? null,
     reason: decision?.reason ?? null,
     reasonText: decision === null ? null : describeDecision(decision),
+    warning: memory?.graceWarning ?? null,
+    work: decision?.work ?? null,
     rawDemand: reading?.demand ?? null,
     smoothedDemand: decision ? round1(decision.smoothed) : null,
     due: reading?.due ?? null,

@@ -4,8 +4,9 @@
 // floor) deciding the replica count.
 // Pure: no I/O, no wall clock; the only randomness (the service-time jitter) is seeded.
 import type { Decision, ServiceState } from '../core/decision';
+import { evaluate } from '../core/evaluation';
+import { demandOnly, type Reading } from '../core/reading';
 import {
-  evaluateReadout,
   MASS_ONLINE_WINDOW_MS,
   readSystem,
   type InstanceReading,
@@ -154,17 +155,18 @@ export interface Control {
 }
 
 /**
- * One evaluation through the daemon's own step (`evaluateReadout`: the shared evaluation, then
- * the working floor), with the demand and floor read. `now` is in milliseconds.
+ * One evaluation through the daemon's own step (`evaluate`: the service's policy, then the
+ * working floor), with the reading (or only a demand and a floor). `now` is in milliseconds.
  */
 export function decisionStep(
   control: Control,
-  demand: number,
+  reading: Reading | number,
   policy: Policy,
   now: number,
   floor = 0,
 ): { control: Control; decision: Decision } {
-  const { state, decision } = evaluateReadout(control.state, { demand, floor }, control.replicas, policy, now);
+  const input = typeof reading === 'number' ? demandOnly(reading, floor) : reading;
+  const { state, decision } = evaluate(control.state, { ok: true, reading: input }, control.replicas, policy, now);
   return { control: { state, replicas: decision.desired }, decision };
 }
 
@@ -478,7 +480,7 @@ export function simulate(trace: readonly TracePoint[], policy: Policy, options: 
       const current = replicas.length;
       let decision: Decision;
       if (policy.autoscale) {
-        ({ control, decision } = decisionStep(control, demand, policy, now, working));
+        ({ control, decision } = decisionStep(control, readout, policy, now));
       } else {
         // com.mass.autoscale=false: the daemon leaves the service alone; the steps still record demand.
         const nextAt = now + ms(policy.maxScheduleInterval);

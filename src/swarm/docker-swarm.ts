@@ -2,7 +2,14 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { OPERATION_STATES, type ManagedService, type ScaleOutcome, type ServiceMode, type SwarmTarget } from '../types';
+import {
+  DEFAULT_STOP_GRACE_MS,
+  OPERATION_STATES,
+  type ManagedService,
+  type ScaleOutcome,
+  type ServiceMode,
+  type SwarmTarget,
+} from '../types';
 
 export const MANAGED_LABEL = 'com.mass.anal_system';
 
@@ -105,6 +112,12 @@ export interface DockerSwarmOptions {
 }
 
 /** The part of the Engine's service JSON this adapter reads; the rest of Spec is passed back untouched. */
+/** How long Swarm waits after SIGTERM before it kills a removed replica, ms. */
+function stopGraceOf(s: EngineService): number {
+  const ns = s.Spec?.TaskTemplate?.ContainerSpec?.StopGracePeriod;
+  return typeof ns === 'number' && ns >= 0 ? ns / 1e6 : DEFAULT_STOP_GRACE_MS;
+}
+
 interface EngineService {
   ID: string;
   Version?: { Index?: number };
@@ -112,6 +125,8 @@ interface EngineService {
     Name?: string;
     Labels?: Record<string, string>;
     Mode?: { Replicated?: { Replicas?: number }; Global?: object; ReplicatedJob?: object; GlobalJob?: object };
+    /** StopGracePeriod in nanoseconds; absent = Docker's default of 10 s */
+    TaskTemplate?: { ContainerSpec?: { StopGracePeriod?: number } };
   };
   UpdateStatus?: { State?: string };
 }
@@ -225,6 +240,7 @@ export class DockerSwarm implements SwarmTarget {
       operation: operationOf(s),
       version: versionOf(s, 'list services'),
       running: running === null ? null : (running.get(s.ID) ?? 0),
+      stopGraceMs: stopGraceOf(s),
     }));
   }
 

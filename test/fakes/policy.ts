@@ -16,6 +16,12 @@ export function policy(overrides: Partial<Policy> = {}): Policy {
     requestsPerInstance: 1,
     scaleDownDelay: 120,
     autoscale: true,
+    policy: 'classic',
+    targetWait: 180,
+    serviceTime: 'auto',
+    startupTime: 45,
+    scaleIn: 'idle',
+    longestHold: 'off',
     ...overrides,
   };
 }

@@ -96,6 +96,7 @@ describe('listManaged', () => {
       operation: null,
       version: rep.Version.Index,
       running: 0,
+      stopGraceMs: 1000,
     } satisfies ManagedService);
 
     const glob = await inspectService(global.id);
@@ -110,10 +111,30 @@ describe('listManaged', () => {
       replicas: null,
       operation: null,
       version: glob.Version.Index,
+      stopGraceMs: 1000,
     } satisfies ManagedService);
 
     assert.equal(byName.has(unlabelled.name), false, 'an unlabelled service must not be listed');
     assert.equal(ours.length, 2);
+  });
+
+  test("stop_grace_period: the spec's StopGracePeriod in ms, Docker's 10 s when the spec has none", async () => {
+    const swarm = new DockerSwarm(docker);
+    const create = async (suffix: string, grace: number | undefined) => {
+      const name = named(suffix);
+      await docker.createService({
+        Name: name,
+        Labels: { 'com.mass.anal_system': `sys-${suffix}` },
+        TaskTemplate: { ContainerSpec: { Image: TEST_IMAGE, ...(grace !== undefined && { StopGracePeriod: grace }) } },
+        Mode: { Replicated: { Replicas: 0 } },
+      });
+      return name;
+    };
+    const long = await create('grace-45', 45_000_000_000);
+    const unset = await create('grace-unset', undefined);
+    const byName = new Map((await swarm.listManaged()).map((s) => [s.name, s]));
+    assert.equal(byName.get(long)?.stopGraceMs, 45_000);
+    assert.equal(byName.get(unset)?.stopGraceMs, 10_000);
   });
 });
 

@@ -29,6 +29,12 @@ describe('config', () => {
       requestsPerInstance: 1,
       scaleDownDelay: 120,
       autoscale: true,
+      policy: 'classic',
+      targetWait: 180,
+      serviceTime: 'auto',
+      startupTime: 45,
+      scaleIn: 'idle',
+      longestHold: 'off',
     });
   });
 
@@ -314,6 +320,12 @@ describe('config', () => {
       DEFAULT_REQUESTS_PER_INSTANCE: '2',
       DEFAULT_SCALE_DOWN_DELAY: '600',
       DEFAULT_AUTOSCALE: 'FALSE',
+      DEFAULT_POLICY: 'Work',
+      DEFAULT_TARGET_WAIT: '90',
+      DEFAULT_SERVICE_TIME: '42.5',
+      DEFAULT_STARTUP_TIME: '0',
+      DEFAULT_SCALE_IN: 'window',
+      DEFAULT_LONGEST_HOLD: '1800',
     });
     assert.ok(result.ok, JSON.stringify(result));
     assert.deepEqual(result.config, {
@@ -348,6 +360,12 @@ describe('config', () => {
         requestsPerInstance: 2,
         scaleDownDelay: 600,
         autoscale: false,
+        policy: 'work',
+        targetWait: 90,
+        serviceTime: 42.5,
+        startupTime: 0,
+        scaleIn: 'window',
+        longestHold: 1800,
       },
     });
   });
@@ -420,4 +438,23 @@ describe('config', () => {
     });
     assert.deepEqual(result, { ok: false, problems: ['API_KEY_FILE="/odd" cannot be read (read error)'] });
   });
+});
+
+describe('DEFAULT_* options of the work policy', () => {
+  const bad: [string, string, RegExp][] = [
+    ['DEFAULT_POLICY', 'hpa', /^DEFAULT_POLICY="hpa" must be "classic" or "work" \(default of com\.mass\.policy: /],
+    ['DEFAULT_TARGET_WAIT', '0', /^DEFAULT_TARGET_WAIT="0" must be at least 1 /],
+    ['DEFAULT_SERVICE_TIME', 'x', /^DEFAULT_SERVICE_TIME="x" must be auto or a number of seconds /],
+    ['DEFAULT_STARTUP_TIME', '4000', /^DEFAULT_STARTUP_TIME="4000" must be at most 3600 /],
+    ['DEFAULT_SCALE_IN', 'drain', /^DEFAULT_SCALE_IN="drain" must be "idle" or "window" /],
+    ['DEFAULT_LONGEST_HOLD', '0.5', /^DEFAULT_LONGEST_HOLD="0.5" must be at least 1 /],
+  ];
+  for (const [name, value, want] of bad) {
+    test(`${name}=${value} is refused, naming the option`, () => {
+      const result = loadConfig({ API_KEY: 'k', [name]: value });
+      assert.ok(!result.ok);
+      assert.equal(result.problems.length, 1);
+      assert.match(result.problems[0]!, want);
+    });
+  }
 });

@@ -185,3 +185,49 @@ describe('labels → policy', () => {
     assert.equal(describeProblem(result.problems[0]!), 'com.mass.anal_system=" " is empty');
   });
 });
+
+describe('labels of the work policy', () => {
+  const valid: { label: string; value: string; field: keyof PolicyDefaults; want: unknown }[] = [
+    { label: LABEL_NAMES.policy, value: 'work', field: 'policy', want: 'work' },
+    { label: LABEL_NAMES.policy, value: ' Classic ', field: 'policy', want: 'classic' },
+    { label: LABEL_NAMES.targetWait, value: '300', field: 'targetWait', want: 300 },
+    { label: LABEL_NAMES.serviceTime, value: 'auto', field: 'serviceTime', want: 'auto' },
+    { label: LABEL_NAMES.serviceTime, value: ' AUTO ', field: 'serviceTime', want: 'auto' },
+    { label: LABEL_NAMES.serviceTime, value: '42.5', field: 'serviceTime', want: 42.5 },
+    { label: LABEL_NAMES.startupTime, value: '0', field: 'startupTime', want: 0 },
+    { label: LABEL_NAMES.scaleIn, value: 'window', field: 'scaleIn', want: 'window' },
+    { label: LABEL_NAMES.scaleIn, value: 'IDLE', field: 'scaleIn', want: 'idle' },
+    { label: LABEL_NAMES.longestHold, value: 'off', field: 'longestHold', want: 'off' },
+    { label: LABEL_NAMES.longestHold, value: '1800', field: 'longestHold', want: 1800 },
+  ];
+  for (const c of valid) {
+    test(`${c.label}=${JSON.stringify(c.value)} is accepted`, () => {
+      const result = parse({ [c.label]: c.value });
+      assert.ok(result.ok, JSON.stringify(result));
+      assert.equal(result.policy[c.field], c.want);
+    });
+  }
+
+  const invalid: { label: string; value: string; problem: string }[] = [
+    { label: LABEL_NAMES.policy, value: 'fast', problem: 'must be "classic" or "work"' },
+    { label: LABEL_NAMES.policy, value: '', problem: 'is empty' },
+    { label: LABEL_NAMES.targetWait, value: '0', problem: 'must be at least 1' },
+    { label: LABEL_NAMES.targetWait, value: 'soon', problem: 'is not a number' },
+    { label: LABEL_NAMES.serviceTime, value: '0', problem: 'must be greater than 0' },
+    { label: LABEL_NAMES.serviceTime, value: 'learn', problem: 'must be auto or a number of seconds' },
+    { label: LABEL_NAMES.serviceTime, value: '', problem: 'is empty' },
+    { label: LABEL_NAMES.serviceTime, value: '90000', problem: 'must be at most 86400' },
+    { label: LABEL_NAMES.startupTime, value: '-1', problem: 'must be at least 0' },
+    { label: LABEL_NAMES.scaleIn, value: 'never', problem: 'must be "idle" or "window"' },
+    { label: LABEL_NAMES.longestHold, value: '0', problem: 'must be at least 1' },
+    { label: LABEL_NAMES.longestHold, value: 'never', problem: 'must be off or a number of seconds' },
+  ];
+  for (const c of invalid) {
+    test(`${c.label}=${JSON.stringify(c.value)} is refused: ${c.problem}`, () => {
+      const result = parse({ [c.label]: c.value });
+      assert.ok(!result.ok);
+      assert.deepEqual(result.problems, [{ label: c.label, value: c.value, problem: c.problem }]);
+      assert.equal(describeProblem(result.problems[0]!), `${c.label}=${JSON.stringify(c.value)} ${c.problem}`);
+    });
+  }
+});
