@@ -38,6 +38,15 @@ export const LOG = {
   massWarning: 'MASS API: warning',
   roundFailed: 'round failed unexpectedly',
 
+  // The wake-up after a quiet period (src/loop/wakeup.ts, src/loop/reconciler.ts)
+  wakeUp: 'wake-up: due requests rose',
+  wakeUpFailing: 'wake-up: count failed',
+  wakeUpWorksAgain: 'wake-up: count works again',
+  wakeUpFailed: 'wake-up failed unexpectedly',
+
+  // The work policy (src/loop/evaluation.ts)
+  stopGraceShort: 'stop_grace_period shorter than the service time',
+
   // Liveness of MASS instances (src/loop/liveness.ts)
   workStuck: 'work stuck',
   workNoLongerStuck: 'no work stuck any more',

@@ -129,7 +129,7 @@ export function evaluateService(
 function sayGraceWarning(log: Logger, memory: EvaluatedRecord['memory'], warning: string | null): void {
   if (warning === (memory.graceWarning ?? null)) return;
   memory.graceWarning = warning;
-  if (warning !== null) log.warn({ warning: 'stop-grace-period' }, warning);
+  if (warning !== null) log.warn({ warning: 'stop-grace-period', explanation: warning }, LOG.stopGraceShort);
 }
 
 /** The one line that ends an update failure of a service. */

@@ -126,7 +126,10 @@ export class Reconciler {
     this.wakeUpInFlight = true;
     this.wakeUpNow()
       .catch((error: unknown) =>
-        this.log.error({ err: errorMessage(error) }, `wake-up failed unexpectedly: ${errorMessage(error)}`),
+        this.log.error(
+          { err: errorMessage(error), explanation: `wake-up failed unexpectedly: ${errorMessage(error)}` },
+          LOG.wakeUpFailed,
+        ),
       )
       .finally(() => {
         this.wakeUpInFlight = false;

@@ -4,6 +4,7 @@
 // only waits for the next interval (said once per kind of failure), and on the older MASS server,
 // which has no `?count`, it is off (said once).
 import type { Logger } from 'pino';
+import { LOG } from '../log-messages';
 import {
   afterFailedReading,
   afterSweep,
@@ -90,14 +91,21 @@ export class WakeUpBook {
         this.failingKind = answer.error.kind;
         // The kind only: the rounds' own line for the same failure gives the details once.
         this.log.warn(
-          { kind: answer.error.kind, error: answer.error.message },
-          `wake-up: counting the due requests failed (${answer.error.kind}); services are evaluated on their own schedule, next try in ${settings.intervalMs / 1000}s`,
+          {
+            kind: answer.error.kind,
+            error: answer.error.message,
+            explanation: `wake-up: counting the due requests failed (${answer.error.kind}); services are evaluated on their own schedule, next try in ${settings.intervalMs / 1000}s`,
+          },
+          LOG.wakeUpFailing,
         );
       }
       return { kind: 'failed', error: answer.error.kind };
     }
     if (this.failingKind !== null) {
-      this.log.info({ kind: this.failingKind }, `wake-up: counting the due requests works again`);
+      this.log.info(
+        { kind: this.failingKind, explanation: 'wake-up: counting the due requests works again' },
+        LOG.wakeUpWorksAgain,
+      );
       this.failingKind = null;
     }
     const seen = observeDueCount(this.state, answer.count, settings.threshold, now);
@@ -111,8 +119,14 @@ export class WakeUpBook {
     const from = seen.from;
     for (const r of forward) r.memory.nextAt = now;
     this.log.info(
-      { from, count: answer.count, threshold: settings.threshold, services: forward.map((r) => r.name) },
-      `wake-up: due requests over all systems rose from ${from} to ${answer.count} (more than ${settings.threshold} × ${Math.max(from, 1)}); evaluating ${forward.length} service(s) now`,
+      {
+        from,
+        count: answer.count,
+        threshold: settings.threshold,
+        services: forward.map((r) => r.name),
+        explanation: `wake-up: due requests over all systems rose from ${from} to ${answer.count} (more than ${settings.threshold} × ${Math.max(from, 1)}); evaluating ${forward.length} service(s) now`,
+      },
+      LOG.wakeUp,
     );
     return { kind: 'jump', from, count: answer.count, services: forward.map((r) => r.name) };
   }

@@ -70,8 +70,10 @@ describe('daemon end to end: a burst after a quiet period', () => {
     mass.setDemand(system, { due: 3, scheduledOnline: 1 });
     mass.addRequests('not-managed', 2, Date.now() - 1000);
 
-    const woke = await daemon.waitForLog('the wake-up line', (l) =>
-      l.msg.startsWith('wake-up: due requests over all systems rose'),
+    const woke = await daemon.waitForLog(
+      'the wake-up line',
+      (l) =>
+        l.msg === 'wake-up: due requests rose' && String(l.explanation).startsWith('wake-up: due requests over all'),
     );
     assert.deepEqual([woke.from, woke.count], [0, 5]);
     assert.ok((woke.services as string[]).includes(service), JSON.stringify(woke));

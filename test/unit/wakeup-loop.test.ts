@@ -87,8 +87,9 @@ describe('wake-up after a quiet period (in-memory loop)', () => {
     assert.ok(scale, 'scaled');
     assert.equal(scale.replicas, 15);
     assert.ok(scale.at - burstAt <= 10_000, `reaction ${scale.at - burstAt} ms`);
-    const line = withWake.log.lines.find((l) =>
-      String(l.msg).startsWith('wake-up: due requests over all systems rose'),
+    const line = withWake.log.lines.find(
+      (l) =>
+        l.msg === 'wake-up: due requests rose' && String(l.explanation).startsWith('wake-up: due requests over all'),
     );
     assert.ok(line, withWake.log.messages().join('\n'));
     assert.deepEqual([line.from, line.count, line.threshold], [0, 20, 0.3]);
@@ -125,7 +126,7 @@ describe('wake-up after a quiet period (in-memory loop)', () => {
     s.counter.count = 13; // 30 % of 10: not more
     await s.runUntil(59);
     assert.equal(s.reconciler.wakeUpReadings(), 4);
-    assert.ok(!s.log.messages().some((m) => m.startsWith('wake-up: due requests')));
+    assert.deepEqual(s.log.said('wake-up: due requests rose'), []);
   });
 
   test('a failing count: evaluations go on as scheduled, one line per kind of failure, one when it works again', async () => {
@@ -139,7 +140,7 @@ describe('wake-up after a quiet period (in-memory loop)', () => {
     await s.runUntil(65);
     // No wake-up worked: the burst waited for the steady evaluation at 60 s.
     assert.equal(s.scalesOf('svc')[0]?.at, s.start + 60_000);
-    const failed = s.log.lines.filter((l) => String(l.msg).startsWith('wake-up: counting the due requests failed'));
+    const failed = s.log.lines.filter((l) => l.msg === 'wake-up: count failed');
     assert.equal(failed.length, 1, s.log.messages().join('\n'));
     assert.equal(failed[0]!.level, 40);
     assert.ok(s.counter.calls.length >= 3);
@@ -147,11 +148,11 @@ describe('wake-up after a quiet period (in-memory loop)', () => {
     await s.runUntil(85);
     s.counter.failure = null;
     await s.runUntil(120);
-    const lines = s.log.messages().filter((m) => m.startsWith('wake-up: counting'));
+    const lines = s.log.texts().filter((m) => m.startsWith('wake-up: counting'));
     assert.equal(lines.length, 3, lines.join('\n'));
     assert.match(lines[0]!, /failed \(timeout\)/);
     assert.match(lines[1]!, /failed \(server-error\)/);
-    const second = s.log.lines.find((l) => l.msg === lines[1]);
+    const second = s.log.lines.find((l) => l.explanation === lines[1]);
     assert.match(String(second?.error), /503/);
     assert.equal(lines[2], 'wake-up: counting the due requests works again');
   });
