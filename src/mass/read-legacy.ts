@@ -84,6 +84,7 @@ async function instances(round: Round, index: SystemIndex, tallies: Map<string, 
     pathFor,
     page: pages.legacy.instances,
     count: (items, page) => {
+      // Stryker disable ArrayDeclaration: an extra entry without count or key is skipped when applied
       const seen: {
         name: string;
         online: boolean;
@@ -91,8 +92,8 @@ async function instances(round: Round, index: SystemIndex, tallies: Map<string, 
         uuid: string | undefined;
         count?: number;
         key?: string;
-        // Stryker disable next-line ArrayDeclaration: an extra entry without count or key is skipped when applied
       }[] = [];
+      // Stryker restore ArrayDeclaration
       items.forEach((instance, i) => {
         const name = index.nameOf(instance.analysis_system);
         if (name === undefined || !tallies.has(name)) return;

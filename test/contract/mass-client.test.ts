@@ -1110,3 +1110,92 @@ describe('MassClient.countDue: the wake-up count', () => {
     });
   });
 });
+
+describe('MassClient: the HTTP edges of a read', () => {
+  test('a base URL with spaces around it is read as the URL', async () => {
+    await withMass({ dialect: '0.2' }, async (mass) => {
+      setSsdeep(mass);
+      assert.deepEqual(
+        demandOf(await read(client(mass, { baseUrl: `  ${mass.baseUrl} ` }), ['ssdeep']), 'ssdeep'),
+        SSDEEP,
+      );
+    });
+  });
+
+  test('every request asks for JSON and carries the key in the Authorization header only', async () => {
+    const seen: { accept?: string; authorization?: string }[] = [];
+    const server = await startServer((req, res) => {
+      seen.push({ accept: req.headers.accept, authorization: req.headers.authorization });
+      sendJson(res, 200, { results: [] });
+    });
+    try {
+      failureOf(await read(client(server), ['ssdeep']), 'ssdeep', 'unknown-system');
+      assert.ok(seen.length > 0);
+      for (const s of seen) assert.deepEqual(s, { accept: 'application/json', authorization: `APIKEY ${KEY}` });
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('a 300 answer with a JSON body is a redirect, not a page', async () => {
+    await withMass({ dialect: '0.2' }, async (mass) => {
+      setSsdeep(mass);
+      mass.fault = { kind: 'status', code: 300, body: '{"results": []}', contentType: 'application/json' };
+      const message = failureOf(await read(client(mass), ['ssdeep']), 'ssdeep', 'http-error');
+      assert.match(message, /: 300 Multiple Choices: redirected; set the MASS address to the final URL/);
+    });
+  });
+
+  test('a 200 answer that is not JSON and has no content type says so', async () => {
+    const server = await startServer((_req, res) => {
+      res.writeHead(200, { 'Content-Length': 5 });
+      res.end('hello');
+    });
+    try {
+      const message = failureOf(await read(client(server), ['ssdeep']), 'ssdeep', 'not-json');
+      assert.match(message, /: 200 answered with malformed JSON \(.+\) \[no content type, 5 bytes\], not JSON$/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  for (const body of ['null', '"systems"']) {
+    test(`analysis_system/ answering ${body}: the older dialect is assumed and the shape is wrong`, async () => {
+      const server = await startServer((_req, res) => {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end(body);
+      });
+      try {
+        const c = client(server);
+        const message = failureOf(await read(c, ['ssdeep']), 'ssdeep', 'bad-shape');
+        assert.match(message, /^GET analysis_system\/\?page=1&per_page=100: unexpected answer shape: \(answer\): /);
+        assert.equal(c.lastDialect, 'legacy');
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  test('the warning about two systems under one name never quotes the key', async () => {
+    const warnings: string[] = [];
+    const server = await startServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (url.pathname !== '/api/analysis_system/' || url.searchParams.get('page') !== '1')
+        return sendJson(res, 404, { message: 'no' });
+      sendJson(res, 200, {
+        results: [
+          { identifier_name: 'ssdeep', url: `http://${req.headers.host}/api/analysis_system/${KEY}/` },
+          { identifier_name: 'ssdeep', url: `http://${req.headers.host}/api/analysis_system/ssdeep/` },
+        ],
+      });
+    });
+    try {
+      await read(client(server, { warn: (line) => warnings.push(line) }), ['ssdeep']);
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!, /analysis_system\/\[redacted\]\//);
+      assert.ok(!warnings[0]!.includes(KEY));
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -146,6 +146,21 @@ describe('MassClient.deleteInstance: when the DELETE gets no usable answer', () 
     });
   });
 
+  test('any 2xx is a deletion, a 300 is not; each DELETE is one request', async () => {
+    const { mass, cycle } = await setup('0.2');
+    const uuid = await busyInstance(mass, cycle, 1);
+    const c = admin(mass);
+    const path = `analysis_system_instance/${uuid}/`;
+    mass.fault = { kind: 'status', code: 200, body: '{}', path, times: 1 };
+    assert.deepEqual(await c.deleteInstance(uuid), { ok: true, gone: false });
+    mass.fault = { kind: 'status', code: 300, body: '{}', path, times: 1 };
+    const outcome = await c.deleteInstance(uuid);
+    assert.ok(!outcome.ok);
+    assert.equal(outcome.error.kind, 'http-error');
+    assert.match(outcome.error.message, /^DELETE analysis_system_instance\/.+\/: 300 Multiple Choices: redirected/);
+    assert.equal(c.stats.requests, 2);
+  });
+
   test('a 500 echoing the key: a server error with the key redacted', async () => {
     const { mass, cycle } = await setup('0.2');
     const uuid = await busyInstance(mass, cycle, 1);

@@ -110,6 +110,16 @@ describe('transportFailure: a request without an HTTP answer', () => {
       want: { kind: 'unreachable', message: `${STEP}: MASS unreachable (ECONNRESET)` },
     },
     {
+      why: 'ERR_BAD_RESPONSE caused by a socket error of no known kind: that error is named',
+      err: Object.assign(new AxiosError('stream broke', 'ERR_BAD_RESPONSE'), { cause: { code: 'EPROTO' } }),
+      want: { kind: 'unreachable', message: `${STEP}: MASS unreachable (EPROTO)` },
+    },
+    {
+      why: 'an axios network error without a socket code: its message, not an unusable answer',
+      err: new AxiosError('Network Error', 'ERR_NETWORK'),
+      want: { kind: 'unreachable', message: `${STEP}: MASS unreachable (Network Error)` },
+    },
+    {
       why: 'ERR_BAD_RESPONSE on something that is not an axios error: no answer arrived',
       err: coded('ERR_BAD_RESPONSE'),
       want: { kind: 'unreachable', message: `${STEP}: MASS unreachable (socket said no)` },
@@ -181,6 +191,11 @@ describe('statusFailure: an HTTP answer the step did not expect', () => {
       want: { kind: 'http-error', message: `${STEP}: 300: redirected; set the MASS address to the final URL` },
     },
     {
+      why: 'a 1xx or 2xx the step did not expect is no redirect',
+      answer: answer(101, { statusText: 'Switching Protocols' }),
+      want: { kind: 'http-error', message: `${STEP}: 101 Switching Protocols` },
+    },
+    {
       why: '400 with a hint',
       answer: answer(400, { statusText: 'Bad Request' }),
       hint: 'h',
@@ -248,6 +263,12 @@ describe('notJsonFailure: a 2xx answer that is not JSON', () => {
       want: `${STEP}: 200 answered with malformed JSON (Unexpected end of JSON input) [application/json, 5 bytes], not JSON`,
     },
     {
+      why: 'a "<" later in the body is no HTML page',
+      answer: { status: 200, statusText: 'OK', contentType: 'application/json', body: '{"a": 1 < 2}' },
+      parseError: 'bad',
+      want: `${STEP}: 200 answered with malformed JSON (bad) [application/json, 12 bytes], not JSON`,
+    },
+    {
       why: 'malformed JSON with a parse error that is not an Error',
       answer: { status: 200, statusText: 'OK', contentType: 'application/json', body: 'nope' },
       parseError: 'bad',
@@ -285,8 +306,9 @@ describe('shapeFailure and parseAnswer: JSON of the wrong shape', () => {
   });
   test('three issues: all named, nothing counted', () => {
     const three = z.object({ a: z.string(), b: z.string(), c: z.string() });
-    const message = shapeFailure(STEP, three.safeParse({}).error!).message;
-    assert.match(message, /: a: .+; b: .+; c: [^;(]+$/);
+    const error = three.safeParse({}).error!;
+    const named = error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    assert.equal(shapeFailure(STEP, error).message, `${STEP}: unexpected answer shape: ${named}`);
   });
   test('parseAnswer: the data when it fits, a bad-shape failure naming the step when not', () => {
     assert.deepEqual(parseAnswer(schema, { count: 1, results: [] }, STEP), { count: 1, results: [] });
@@ -320,6 +342,7 @@ describe('the other failures', () => {
     const f: MassFailure = { kind: 'forbidden', message: 'key s3cr3t rejected: s3cr3t' };
     assert.deepEqual(redact(f, 's3cr3t'), { kind: 'forbidden', message: 'key [redacted] rejected: [redacted]' });
     assert.equal(redact(f, 'abc'), f, 'a key under 4 characters would redact ordinary words');
+    assert.equal(redact(f, 'key'), f, 'even when the message holds it');
     assert.equal(redact(f, 'other-key'), f);
     assert.deepEqual(redact({ kind: 'timeout', message: 'abcd' }, 'abcd'), { kind: 'timeout', message: '[redacted]' });
   });

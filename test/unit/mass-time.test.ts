@@ -104,3 +104,19 @@ describe('server time: milliseconds and the hour before a change of offset', () 
     assert.equal(isTimeZone('Europe/Berlin'), true);
   });
 });
+
+describe('MASS times and list items: the edges of their schemas', () => {
+  test('text that is no time is quoted to its first 40 characters', () => {
+    const result = pages.legacy.requests.safeParse({
+      results: [{ analysis_system: 'x', schedule_after: 'y'.repeat(60) }],
+    });
+    assert.equal(result.success, false);
+    assert.equal(result.error!.issues[0]!.message, `not an ISO-8601 time: "${'y'.repeat(40)}"`);
+  });
+
+  test('a scheduled analysis without its instance is the wrong shape', () => {
+    const result = pages.legacy.scheduled.safeParse({ results: [{ url: 'x' }] });
+    assert.equal(result.success, false);
+    assert.match(JSON.stringify(result.error!.issues[0]!.path), /analysis_system_instance/);
+  });
+});

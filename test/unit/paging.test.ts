@@ -376,6 +376,61 @@ describe('paging engine: limits, stops and page checks', () => {
     assert.equal(counted, MAX_PAGES);
   });
 
+  test(
+    '0.2: two pages after the first are fetched together, not one after the other',
+    { timeout: 10_000 },
+    async () => {
+      const { fetch, seen } = heldFetch(2, (page) => page02(page, 3));
+      await pages02({ fetch, width: 4, pathFor, envelope, onItems: () => {}, firstBody: page02(1, 3) });
+      assert.equal(seen.maxInFlight, 2);
+    },
+  );
+
+  test('0.2: a vanished page is counted against page 1’s page_count, whatever later pages say', async () => {
+    const fetch: FetchJson = async (path) => {
+      const page = pageOf(path);
+      if (page === 3) return NOT_FOUND;
+      return { ...page02(page, 3), page_count: page === 1 ? 3 : 5 };
+    };
+    await rejectsPaging(
+      pages02({ fetch, width: 1, pathFor, envelope, onItems: () => {} }),
+      'GET thing/?page=3: page 3 of 3 vanished while paging (404)',
+    );
+  });
+
+  test('older server: page 1 is fetched with no 404 allowed, the next pages with', async () => {
+    const calls: [number, boolean][] = [];
+    const fetch: FetchJson = async (path, allowNotFound) => {
+      calls.push([pageOf(path), allowNotFound]);
+      return pageOf(path) === 1 ? { results: [{ id: 'a' }] } : NOT_FOUND;
+    };
+    await pagesLegacy({ fetch, width: 1, pathFor, page: legacyPage, count: () => () => {} });
+    assert.deepEqual(calls, [
+      [1, false],
+      [2, true],
+    ]);
+  });
+
+  test('older server: once a 404 is known, no worker asks for a page past it', async () => {
+    // Page 2's 404 arrives while page 1 is still out; the worker that had page 1 then stops.
+    let page2Answered!: () => void;
+    const answered = new Promise<void>((r) => (page2Answered = r));
+    const asked: number[] = [];
+    const fetch: FetchJson = async (path) => {
+      const page = pageOf(path);
+      asked.push(page);
+      if (page === 1) {
+        await answered;
+        await new Promise((r) => setImmediate(r));
+        return { results: [{ id: 'a' }] };
+      }
+      if (page === 2) setImmediate(page2Answered);
+      return NOT_FOUND;
+    };
+    await pagesLegacy({ fetch, width: 2, pathFor, page: legacyPage, count: () => () => {} });
+    assert.deepEqual(asked, [1, 2]);
+  });
+
   test('pagePool: a worker stops at the first page that says stop', async () => {
     const taken: number[] = [];
     await pagePool(1, 1, 10, async (page) => {
