@@ -22,7 +22,9 @@ fi
 
 if ! docker info >/dev/null 2>&1; then
   log "starting dockerd"
-  as_root sh -c 'nohup dockerd >/var/log/dockerd-mass-autoscaler.log 2>&1 &'
+  # dockerd outlives this script: it must not inherit a descriptor the caller holds, such as the
+  # lock of `flock /tmp/mass-docker.lock bash scripts/setup-docker.sh` (it would hold the lock for good).
+  as_root sh -c 'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; nohup dockerd >/var/log/dockerd-mass-autoscaler.log 2>&1 &'
   for _ in $(seq 1 60); do
     docker info >/dev/null 2>&1 && break
     sleep 1
