@@ -24,15 +24,8 @@ import {
   type NumberRule,
   type OptionTable,
 } from '../src/sim/args';
-import {
-  DEFAULT_OPTIONS,
-  percentile,
-  RUN_FIGURES,
-  simulateRuns,
-  type RunFigure,
-  type SimOptions,
-  type Summary,
-} from '../src/sim/model';
+import { DEFAULT_OPTIONS, percentile, type SimOptions, type Summary } from '../src/sim/model';
+import { RUN_FIGURES, simulateRuns, type RunFigure } from '../src/sim/runs';
 import { startFakeMass, type FakeMass } from '../test/fakes/mass-server';
 import { attachWorkCycle, type AnalysisRecord, type WorkCycle } from '../test/fakes/work-cycle';
 

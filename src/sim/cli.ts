@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseSimulateArgs, readInputs, USAGE } from './args';
 import { svgChart } from './chart';
-import { simulateRuns, simulateSets, type RunsResult } from './model';
+import { simulateRuns, simulateSets, type RunsResult } from './runs';
 import { buildReport, stepsCsv } from './report';
 
 export async function runSimulate(

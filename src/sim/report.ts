@@ -3,7 +3,8 @@
 import type { PolicyDefaults } from '../labels';
 import { describeDefaults, type LabelSet, type SimulateArgs } from './args';
 import { formatDuration, terminalChart, type ChartInput } from './chart';
-import { MAX_SCHEDULED_PER_INSTANCE, type RunsResult, type SimResult, type TracePoint } from './model';
+import { MAX_SCHEDULED_PER_INSTANCE, type SimResult, type TracePoint } from './model';
+import type { RunsResult } from './runs';
 
 export interface Report {
   lines: string[];

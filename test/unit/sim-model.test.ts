@@ -16,12 +16,11 @@ import {
   percentile,
   readSimulated,
   simulate,
-  simulateRuns,
-  simulateSets,
   type Control,
   type SimOptions,
   type TracePoint,
 } from '../../src/sim/model';
+import { simulateRuns, simulateSets } from '../../src/sim/runs';
 import { parseTrace } from '../../src/sim/trace';
 
 /** A policy exactly as the daemon would build it from labels (short names) and the defaults. */
