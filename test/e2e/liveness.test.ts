@@ -3,21 +3,13 @@
 // (busy but offline), the demand the daemon reads drops, and yet the daemon never sets their
 // service below the number of its instances that are working; no analysis is lost to a scale-in.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type Docker from 'dockerode';
-import {
-  desiredReplicas,
-  removeServicesWithPrefix,
-  requireDocker,
-  TEST_IMAGE,
-  uniquePrefix,
-  waitFor,
-} from '../support/docker';
+import { desiredReplicas, removeServicesWithPrefix, requireDocker, uniquePrefix, waitFor } from '../support/docker';
 import { startFakeMass, type FakeMass } from '../fakes/mass-server';
 import { attachWorkCycle, type WorkCycle } from '../fakes/work-cycle';
 import { fastLabels, startDaemon, type Daemon } from './harness';
+import { createWorkerService, waitForPollingWorkers } from '../support/workers';
 
 const KEY = 'liveness-e2e-key';
 const prefix = uniquePrefix('liveness');
@@ -44,40 +36,26 @@ after(async () => {
 describe('liveness on the real swarm', () => {
   test('busy-but-offline workers: demand drops, the service is never set below the instances that are working', async () => {
     docker = await requireDocker();
-    const hostNet = (await docker.listNetworks({ filters: { name: ['host'] } })).find((n) => n.Name === 'host');
-    assert.ok(hostNet, 'the Engine has a host network');
     mass = await startFakeMass({ dialect: '0.2', apiKey: KEY });
     cycle = attachWorkCycle(mass, KEY, { schedulerIntervalMs: 500, onlineWindowMs: WINDOW_S * 1000 });
     mass.addSystem(SYSTEM);
     const service = `${prefix}-workers`;
-    await docker.createService({
-      Name: service,
+    await createWorkerService(docker, {
+      name: service,
       // 100 analyses per replica: any demand here asks for one replica, so only the floor keeps three.
-      Labels: fastLabels(SYSTEM, {
+      labels: fastLabels(SYSTEM, {
         'com.mass.min_inst': '1',
         'com.mass.max_inst': String(WORKERS),
         'com.mass.requests_per_instance': '100',
         'com.mass.scale_down_delay': '2',
       }),
-      TaskTemplate: {
-        ContainerSpec: {
-          Image: TEST_IMAGE,
-          Command: ['sh', '-c', readFileSync(join(__dirname, '..', 'fakes', 'worker.sh'), 'utf8')],
-          Env: [
-            `MASS_URL=${mass.baseUrl}`,
-            `MASS_KEY=${KEY}`,
-            `SYSTEM=${SYSTEM}`,
-            `SERVICE_TIME=${SERVICE_TIME_S}`,
-            'SLEEP_TIME=0.5',
-          ],
-          StopGracePeriod: 1_000_000_000,
-        },
-        Networks: [{ Target: hostNet.Id }],
-      },
-      Mode: { Replicated: { Replicas: WORKERS } },
-    } as unknown as Docker.ServiceSpec);
-    const polled = () => [...cycle!.instances.values()].filter((i) => i.firstPollAt !== null && i.exitedAt === null);
-    await waitFor(`${WORKERS} workers registered and polling`, async () => polled().length >= WORKERS, 120_000);
+      replicas: WORKERS,
+      massUrl: mass.baseUrl,
+      apiKey: KEY,
+      system: SYSTEM,
+      serviceTimeS: SERVICE_TIME_S,
+    });
+    await waitForPollingWorkers(cycle, WORKERS);
 
     // The work arrives, is scheduled evenly (least-loaded) and fetched as one batch per worker.
     cycle.arrive(SYSTEM, WORKERS * BATCH);

@@ -4,21 +4,13 @@
 // replica a scale-down removes, so the daemon refuses to scale in while the analysis is held, and
 // does it once no instance holds work. No analysis is lost.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type Docker from 'dockerode';
-import {
-  desiredReplicas,
-  removeServicesWithPrefix,
-  requireDocker,
-  TEST_IMAGE,
-  uniquePrefix,
-  waitFor,
-} from '../support/docker';
+import { desiredReplicas, removeServicesWithPrefix, requireDocker, uniquePrefix, waitFor } from '../support/docker';
 import { startFakeMass, type FakeMass } from '../fakes/mass-server';
 import { attachWorkCycle, type WorkCycle } from '../fakes/work-cycle';
 import { fastLabels, startDaemon, type Daemon } from './harness';
+import { createWorkerService, waitForPollingWorkers } from '../support/workers';
 
 const KEY = 'work-policy-e2e-key';
 const prefix = uniquePrefix('workpolicy');
@@ -42,15 +34,13 @@ after(async () => {
 describe('work policy on the real swarm', () => {
   test('scale_in=idle: a scale-in is refused while an instance holds work, and done once none does', async () => {
     docker = await requireDocker();
-    const hostNet = (await docker.listNetworks({ filters: { name: ['host'] } })).find((n) => n.Name === 'host');
-    assert.ok(hostNet, 'the Engine has a host network');
     mass = await startFakeMass({ dialect: '0.2', apiKey: KEY });
     cycle = attachWorkCycle(mass, KEY, { schedulerIntervalMs: 500, onlineWindowMs: 60_000 });
     mass.addSystem(SYSTEM);
     const service = `${prefix}-workers`;
-    await docker.createService({
-      Name: service,
-      Labels: fastLabels(SYSTEM, {
+    await createWorkerService(docker, {
+      name: service,
+      labels: fastLabels(SYSTEM, {
         'com.mass.policy': 'work',
         'com.mass.scale_in': 'idle',
         'com.mass.min_inst': '1',
@@ -59,25 +49,13 @@ describe('work policy on the real swarm', () => {
         'com.mass.target_wait': '60',
         'com.mass.startup_time': '5',
       }),
-      TaskTemplate: {
-        ContainerSpec: {
-          Image: TEST_IMAGE,
-          Command: ['sh', '-c', readFileSync(join(__dirname, '..', 'fakes', 'worker.sh'), 'utf8')],
-          Env: [
-            `MASS_URL=${mass.baseUrl}`,
-            `MASS_KEY=${KEY}`,
-            `SYSTEM=${SYSTEM}`,
-            `SERVICE_TIME=${SERVICE_TIME_S}`,
-            'SLEEP_TIME=0.5',
-          ],
-          StopGracePeriod: 1_000_000_000,
-        },
-        Networks: [{ Target: hostNet.Id }],
-      },
-      Mode: { Replicated: { Replicas: WORKERS } },
-    } as unknown as Docker.ServiceSpec);
-    const polled = () => [...cycle!.instances.values()].filter((i) => i.firstPollAt !== null && i.exitedAt === null);
-    await waitFor(`${WORKERS} workers registered and polling`, async () => polled().length >= WORKERS, 120_000);
+      replicas: WORKERS,
+      massUrl: mass.baseUrl,
+      apiKey: KEY,
+      system: SYSTEM,
+      serviceTimeS: SERVICE_TIME_S,
+    });
+    await waitForPollingWorkers(cycle, WORKERS);
 
     // One analysis: one worker fetches it and works on it; the other two stay idle.
     cycle.arrive(SYSTEM, 1);
