@@ -17,7 +17,7 @@ import { SYSTEM_LABEL, type PolicyDefaults } from '../src/labels';
 import { MassClient } from '../src/mass/client';
 import { Reconciler, type ReconcileEvents } from '../src/loop/reconciler';
 import type { DemandSource, DueCounter, ScaleOutcome, SwarmTarget, SystemReading } from '../src/types';
-import { FakeSwarm } from '../test/fakes/in-memory';
+import { FakeSwarm, specDefaults } from '../test/fakes/in-memory';
 import { startFakeMass } from '../test/fakes/mass-server';
 import { API_KEY } from './mass-rounds';
 
@@ -173,24 +173,12 @@ async function runLoop(opts: Options, steps: number[], scalesWanted: number, wak
     },
   };
   const defaults: PolicyDefaults = {
+    ...specDefaults(),
     minInst: 0,
     maxInst: 100,
     startDemand: 0,
-    technique: 'exponential moving average',
-    window: 15,
-    weight: 0.3,
     minScheduleInterval: opts.minScheduleIntervalS,
     maxScheduleInterval: opts.maxScheduleIntervalS,
-    demandDeltaThreshold: 0.3,
-    requestsPerInstance: 1,
-    scaleDownDelay: 120,
-    autoscale: true,
-    policy: 'classic',
-    targetWait: 180,
-    serviceTime: 'auto',
-    startupTime: 45,
-    scaleIn: 'idle',
-    longestHold: 'off',
   };
   const reconciler = new Reconciler(
     demand,
