@@ -6,8 +6,9 @@
 //   npm run twin -- --trace FILE --labels "k=v,..." [--labels ...] --out DIR [--time-scale F] [options]
 //
 // Every duration is divided by the time scale (trace times, service time, scheduler interval and
-// drift, the online window, the workers' sleep, the label intervals and delays); container
-// start-up is real. Figures in summary.json are in trace seconds (the twin's × the scale).
+// drift, the online window, the workers' sleep, and every label that is a duration: the intervals,
+// scale_down_delay and the work policy's target_wait, service_time, startup_time, longest_hold);
+// container start-up is real. Figures in summary.json are in trace seconds (the twin's × the scale).
 // It uses the local Docker Engine: on a shared machine run it under the Docker lock.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -15,7 +16,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync, createWriteStream }
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { LABEL_NAMES, SYSTEM_LABEL } from '../src/labels';
-import type { Policy } from '../src/core/policy';
+import { POLICY_FIELDS, type Policy, type PolicyField } from '../src/core/policy';
+import { ARRIVAL_TIME_CONSTANT_S, SERVICE_TIME_PRIOR_S } from '../src/core/work';
 import {
   MODEL_NUMBERS,
   parseOptions,
@@ -128,9 +130,26 @@ export function parseTwinArgs(
 }
 
 /**
- * The labels the twin's service gets: the set's policy with its intervals and delay divided by
- * the scale. The daemon takes at least 1 s between evaluations, so shorter intervals are raised
- * to 1 s (and named in `notes`); the prediction uses the same effective labels.
+ * The labels that are durations, in seconds: a time-scaled replay divides each by the scale.
+ * `service_time` and `longest_hold` only when they are a number (not `auto`, not `off`).
+ */
+export const TIME_FIELDS = [
+  'minScheduleInterval',
+  'maxScheduleInterval',
+  'scaleDownDelay',
+  'targetWait',
+  'serviceTime',
+  'startupTime',
+  'longestHold',
+] as const satisfies readonly PolicyField[];
+
+/**
+ * The labels the twin's service gets: the set's policy with every duration divided by the scale
+ * (TIME_FIELDS). A value below its label's least (1 s for the intervals, `target_wait` and
+ * `longest_hold`; the daemon takes at least 1 s between evaluations) is raised to it and named in
+ * `notes`; the prediction uses the same effective labels. The work policy's constants are not
+ * scaled (the prior service time under `service_time=auto`, the arrival rate's time constant):
+ * `notes` names them in trace seconds.
  */
 export function scaledLabels(
   policy: Policy,
@@ -138,17 +157,30 @@ export function scaledLabels(
 ): { labels: Record<string, string>; effective: Policy; notes: string[] } {
   const notes: string[] = [];
   const effective: Policy = { ...policy };
-  const shrink = (key: 'minScheduleInterval' | 'maxScheduleInterval' | 'scaleDownDelay', floor: number): void => {
-    const scaled = Math.round((policy[key] / scale) * 1000) / 1000;
+  for (const key of TIME_FIELDS) {
+    const value = policy[key];
+    if (typeof value !== 'number') continue;
+    const rule = POLICY_FIELDS[key];
+    // A label whose least value is excluded (service_time > 0) takes 1 ms at least.
+    const floor = 'minExclusive' in rule && rule.minExclusive ? 0.001 : rule.min;
+    const scaled = Math.round((value / scale) * 1000) / 1000;
     effective[key] = Math.max(floor, scaled);
     if (scaled < floor)
+      notes.push(`${LABEL_NAMES[key]} ${value}s / ${scale} is below ${floor}s: ${floor}s (${floor * scale}s traced)`);
+  }
+  // The work policy's own constants are not labels: the replay and its prediction keep them in
+  // their own (scaled) time, which an unscaled deployment does not.
+  if (policy.policy === 'work' && scale !== 1) {
+    if (policy.serviceTime === 'auto')
       notes.push(
-        `${LABEL_NAMES[key]} ${policy[key]}s / ${scale} is below ${floor}s: ${floor}s (${floor * scale}s traced)`,
+        `${LABEL_NAMES.serviceTime}=auto: until its first samples the daemon assumes ${SERVICE_TIME_PRIOR_S}s per analysis ` +
+          `in the replay's time, ${SERVICE_TIME_PRIOR_S * scale}s traced (the prediction assumes the same)`,
       );
-  };
-  shrink('minScheduleInterval', 1);
-  shrink('maxScheduleInterval', 1);
-  shrink('scaleDownDelay', 0);
+    notes.push(
+      `${LABEL_NAMES.policy}=work: the arrival rate is averaged over ${ARRIVAL_TIME_CONSTANT_S}s in the replay's time, ` +
+        `${ARRIVAL_TIME_CONSTANT_S * scale}s traced (the prediction assumes the same)`,
+    );
+  }
   const labels: Record<string, string> = { [SYSTEM_LABEL]: policy.system };
   for (const key of Object.keys(LABEL_NAMES) as (keyof typeof LABEL_NAMES)[])
     labels[LABEL_NAMES[key]] = String(effective[key]);
