@@ -130,6 +130,7 @@ describe('twin: a short replay on the real swarm', () => {
     assert.ok(set.predicted.replicaSeconds.mean > 0, 'the simulator predicts the same trace');
     assert.equal(typeof set.ratio.replicaSeconds, 'number');
     assert.equal(set.labelsOnService['com.mass.scale_down_delay'], '6', 'label delays are time-scaled');
+    assert.equal(set.labelsOnService['com.mass.target_wait'], '18', "the work policy's time labels are time-scaled");
     const records = readFileSync(join(out, 'records.csv'), 'utf8').trim().split('\n');
     assert.equal(records.length, 25);
     assert.deepEqual(await twinServices(docker), [], 'the replay removed its services');
