@@ -292,7 +292,9 @@ function describeWorkDecision(d: Decision, w: WorkFigures): string {
   const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1));
   const took = w.serviceTimeSource === 'label' ? '' : w.serviceTimeSource === 'learned' ? ' learned' : ' assumed';
   const work =
-    `${fmt(w.need)} analyses to start within ${w.targetWait}s (${w.due} due, ${fmt(w.arrivalsPerMin)}/min arriving, ` +
+    `${fmt(w.need)} analyses to start within ${w.targetWait}s (${w.due} due, ` +
+    (w.dueSoon === null ? '' : `${w.dueSoon} due within ${w.startupTime}s, `) +
+    `${fmt(w.arrivalsPerMin)}/min arriving, ` +
     `${Math.round(w.serviceTime)}s each${took})` +
     (w.holders > 0 ? `; ${w.holders} instances hold ${w.heldAnalyses}` : '');
   switch (d.reason) {

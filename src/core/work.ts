@@ -8,6 +8,14 @@
 // arrivals expected within W fit; never below min_inst, never above max_inst, at least one while
 // work is due. The instances holding work are part of the count: removing one would lose work.
 //
+// Sizing ahead (size_ahead=on): a request that becomes due in t ≤ U seconds can be started by a
+// replica added now, once it is up; waiting until it is due to add one makes it wait U more. So
+// the requests known to become due within U (dueSoon) are sized for now. The arrival estimate λ
+// already expects about λ·min(U, W) of them within W (they count as arrivals once due), so only
+// what the known ones exceed it by is added:
+//   need = D + λ·W + max(0, dueSoon − λ·min(U, W))
+// Without requests announced ahead (dueSoon 0) this is D + λ·W, the sizing without it.
+//
 // Scale-in (scale_in): `idle` removes replicas only while no live instance of the system holds
 // work — Swarm picks the replicas a scale-down removes, and a MASS worker exits at once on SIGTERM,
 // so only then can no analysis be lost; with longest_hold, a scale-in held that long removes one
@@ -82,7 +90,9 @@ export interface WorkFigures {
   serviceTimeSource: 'label' | 'learned' | 'prior';
   targetWait: number;
   startupTime: number;
-  /** analyses to start within the target wait: due + arrivals expected within it */
+  /** requests that become due within startupTime, when size_ahead=on (else null) */
+  dueSoon: number | null;
+  /** analyses to start within the target wait: due + arrivals expected within it (+ due soon beyond those) */
   need: number;
   scaleIn: 'idle' | 'window';
   longestHold: number | 'off';
@@ -191,6 +201,8 @@ export interface SizingInput {
   idleReady: number;
   /** arrivals per second */
   arrivalRate: number;
+  /** requests that become due within the start-up time, sized for ahead (0: not sizing ahead) */
+  dueSoon: number;
   /** seconds: service time S, start-up U, target wait W */
   serviceTime: number;
   startupTime: number;
@@ -198,8 +210,10 @@ export interface SizingInput {
 }
 
 export interface Sizing {
-  /** analyses to start within W: due + arrivals within W */
+  /** analyses to start within W: due + arrivals within W + ahead */
   need: number;
+  /** the requests due soon beyond the arrivals expected within the start-up (0 when none) */
+  ahead: number;
   /** analyses the instances holding work can still start within W */
   heldCapacity: number;
   /** idle running replicas counted */
@@ -216,7 +230,8 @@ const EPSILON = 1e-6;
 /** Replicas for the due work and arrivals within the target wait, counting held work where it is. */
 export function sizeForWait(i: SizingInput): Sizing {
   const { serviceTime: s, startupTime: u, targetWait: w } = i;
-  const need = i.due + i.arrivalRate * w;
+  const ahead = Math.max(0, i.dueSoon - i.arrivalRate * Math.min(u, w));
+  const need = i.due + i.arrivalRate * w + ahead;
   const heldCapacity = i.held.reduce((sum, h) => sum + Math.max(0, w - h * s) / s, 0);
   let rest = need - heldCapacity;
   const perIdle = w / s;
@@ -225,7 +240,7 @@ export function sizeForWait(i: SizingInput): Sizing {
   // A new replica starts at least one analysis, even when the start-up is longer than the target wait.
   const perNew = Math.max(1, Math.max(0, w - u) / s);
   const added = rest <= EPSILON ? 0 : Math.ceil(rest / perNew - EPSILON);
-  return { need, heldCapacity, idleUsed, added, replicas: i.held.length + idleUsed + added };
+  return { need, ahead, heldCapacity, idleUsed, added, replicas: i.held.length + idleUsed + added };
 }
 
 /** One evaluation under the work policy. */
@@ -245,11 +260,13 @@ export function decideWork(
   const held = [...reading.held].sort((a, b) => a - b).slice(0, Math.max(current, 0));
   const holders = held.length;
   const liveIdle = reading.liveness.instances.filter((i) => i.verdict !== 'dead' && i.scheduled === 0).length;
+  const dueSoon = policy.sizeAhead === 'on' ? (reading.dueSoon ?? 0) : null;
   const sizing = sizeForWait({
     due: reading.due,
     held,
     idleReady: Math.max(0, Math.min(liveIdle, current - holders)),
     arrivalRate: learnt.arrivalRate,
+    dueSoon: dueSoon ?? 0,
     serviceTime,
     startupTime: policy.startupTime,
     targetWait: policy.targetWait,
@@ -330,6 +347,7 @@ export function decideWork(
     serviceTimeSource: source,
     targetWait: policy.targetWait,
     startupTime: policy.startupTime,
+    dueSoon,
     need: sizing.need,
     scaleIn: policy.scaleIn,
     longestHold: policy.longestHold,

@@ -26,6 +26,7 @@ describe('sizeForWait: replicas for the due work and arrivals within the target 
     held: [],
     idleReady: 0,
     arrivalRate: 0,
+    dueSoon: 0,
     serviceTime: 30,
     startupTime: 45,
     targetWait: 120,
@@ -115,6 +116,95 @@ function reading(due: number, instances: InstanceSeen[]): Reading {
     liveness: { instances },
   };
 }
+
+describe('sizeForWait with requests due soon: need = D + λ·W + max(0, dueSoon − λ·min(U, W))', () => {
+  // W 120 s, S 30 s: a new replica starts (W − U)/S analyses within W.
+  const base: SizingInput = {
+    due: 0,
+    held: [],
+    idleReady: 0,
+    arrivalRate: 0,
+    dueSoon: 0,
+    serviceTime: 30,
+    startupTime: 40,
+    targetWait: 120,
+  };
+  const cases: { why: string; over: Partial<SizingInput>; need: number; ahead: number; want: number }[] = [
+    { why: 'none due soon, no arrivals: nothing to size for', over: {}, need: 0, ahead: 0, want: 0 },
+    {
+      why: 'none due soon: the arrivals within W alone (6/min × 120 s)',
+      over: { arrivalRate: 0.1 },
+      need: 12,
+      ahead: 0,
+      want: 5,
+    },
+    {
+      why: 'due soon without arrivals: each counts, as if due (10 ÷ (120 − 40)/30)',
+      over: { dueSoon: 10 },
+      need: 10,
+      ahead: 10,
+      want: 4,
+    },
+    {
+      why: 'due soon on top of the due ones',
+      over: { due: 5, dueSoon: 3 },
+      need: 8,
+      ahead: 3,
+      want: 3,
+    },
+    {
+      why: 'fewer due soon than the arrivals expected within U (λ·U = 4): nothing added',
+      over: { arrivalRate: 0.1, dueSoon: 3 },
+      need: 12,
+      ahead: 0,
+      want: 5,
+    },
+    {
+      why: 'exactly the arrivals expected within U: nothing added',
+      over: { arrivalRate: 0.1, dueSoon: 4 },
+      need: 12,
+      ahead: 0,
+      want: 5,
+    },
+    {
+      why: 'one more than expected within U: one added',
+      over: { arrivalRate: 0.1, dueSoon: 5 },
+      need: 13,
+      ahead: 1,
+      want: 5,
+    },
+    {
+      why: 'a burst announced ahead: what exceeds λ·U is added',
+      over: { arrivalRate: 0.1, dueSoon: 24 },
+      need: 32,
+      ahead: 20,
+      want: 12,
+    },
+    {
+      why: 'U longer than W: compared with the arrivals within W (λ·W = 6), not within U',
+      over: { arrivalRate: 0.05, dueSoon: 10, startupTime: 200 },
+      need: 10,
+      ahead: 4,
+      want: 10,
+    },
+    {
+      why: 'held work keeps its place: holders count, due-soon work goes to the others',
+      over: { held: [4], dueSoon: 5, idleReady: 1 },
+      need: 5,
+      ahead: 5,
+      want: 3,
+    },
+  ];
+  for (const c of cases) {
+    test(c.why, () => {
+      const s = sizeForWait({ ...base, ...c.over });
+      assert.deepEqual(
+        [Math.round(s.need * 1000) / 1000, Math.round(s.ahead * 1000) / 1000, s.replicas],
+        [c.need, c.ahead, c.want],
+      );
+    });
+  }
+});
 
 describe('learn: service time from falling scheduled counts, arrivals from the work in the system', () => {
   // The last evaluation at 0 s, this one at 30 s: a change seen now happened at 15 s.
@@ -338,6 +428,37 @@ describe('decideWork: sizing, bounds and the scale-in rules', () => {
       assert.deepEqual({ action, reason, limitedBy, recommendation, desired }, c.want);
     });
   }
+
+  describe('size_ahead: the requests due within startup_time', () => {
+    const soon = (due: number, dueSoon: number | undefined): Reading => ({
+      ...reading(due, idle(1)),
+      ...(dueSoon === undefined ? {} : { dueSoon }),
+    });
+    const rows: { why: string; sizeAhead: 'on' | 'off'; r: Reading; want: number; dueSoon: number | null }[] = [
+      { why: 'off: ignored', sizeAhead: 'off', r: soon(0, 20), want: 1, dueSoon: null },
+      { why: 'on: sized for (20 ÷ 2.5 per new replica)', sizeAhead: 'on', r: soon(0, 20), want: 8, dueSoon: 20 },
+      { why: 'on, with due work: both', sizeAhead: 'on', r: soon(6, 6), want: 5, dueSoon: 6 },
+      { why: 'on, none due soon', sizeAhead: 'on', r: soon(6, 0), want: 2, dueSoon: 0 },
+      { why: 'on, a reading that did not count them: 0', sizeAhead: 'on', r: soon(6, undefined), want: 2, dueSoon: 0 },
+    ];
+    for (const c of rows) {
+      test(c.why, () => {
+        const [d] = run(work({ minInst: 1, sizeAhead: c.sizeAhead }), 1, [{ at: 10, r: c.r }]);
+        assert.equal(d!.desired, c.want);
+        assert.equal(d!.work!.dueSoon, c.dueSoon);
+      });
+    }
+
+    test('the sentence names the requests due soon when sizing ahead, and only then', () => {
+      const [on] = run(work({ sizeAhead: 'on' }), 1, [{ at: 10, r: soon(0, 20) }]);
+      assert.equal(
+        describeDecision(on!),
+        'scale up: 20 analyses to start within 120s (0 due, 20 due within 45s, 0/min arriving, 30s each): 8 replicas, not 1',
+      );
+      const [off] = run(work({ sizeAhead: 'off' }), 1, [{ at: 10, r: soon(0, 20) }]);
+      assert.doesNotMatch(describeDecision(off!), /due within/);
+    });
+  });
 
   test('idle with longest_hold: after that long one replica goes anyway, then one per longest_hold', () => {
     const held = reading(0, [...seen({ busy: 2 }), ...idle(5)]);
