@@ -14,7 +14,9 @@
 // already expects about λ·min(U, W) of them within W (they count as arrivals once due), so only
 // what the known ones exceed it by is added:
 //   need = D + λ·W + max(0, dueSoon − λ·min(U, W))
-// Without requests announced ahead (dueSoon 0) this is D + λ·W, the sizing without it.
+// Without requests announced ahead (dueSoon 0) this is D + λ·W, the sizing without it. Once
+// replicas are sized ahead (the added term above 0), scale_in=idle holds a scale-in as it does
+// for held work, until no request is due any more (see decideWork).
 //
 // Scale-in (scale_in): `idle` removes replicas only while no live instance of the system holds
 // work — Swarm picks the replicas a scale-down removes, and a MASS worker exits at once on SIGTERM,
@@ -75,6 +77,8 @@ export interface WorkState {
   arrivalRate: number;
   /** since when a scale-in has been held by held work (ms), or null */
   holdSince: number | null;
+  /** replicas were sized ahead for requests due soon, and those may still wait for MASS's scheduler */
+  sizedAhead: boolean;
 }
 
 /** The work policy's figures of one decision (for the sentence, the log line and `status`). */
@@ -125,7 +129,22 @@ export function initialWorkState(): WorkState {
     samples: [],
     arrivalRate: 0,
     holdSince: null,
+    sizedAhead: false,
   };
+}
+
+/**
+ * The systems whose requests due soon are to be counted, each with its horizon in ms: the
+ * longest startup_time of its services that size ahead (work policy, size_ahead=on, a start-up
+ * above 0). A system without such a service is not in the map: its round counts what it did.
+ */
+export function dueSoonHorizons(policies: Iterable<Policy>): Map<string, number> {
+  const horizons = new Map<string, number>();
+  for (const p of policies) {
+    if (p.policy !== 'work' || p.sizeAhead !== 'on' || p.startupTime <= 0) continue;
+    horizons.set(p.system, Math.max(horizons.get(p.system) ?? 0, p.startupTime * 1000));
+  }
+  return horizons;
 }
 
 /** The service time to size with, seconds: the label's, or under auto the learned one (the prior until then). */
@@ -271,6 +290,8 @@ export function decideWork(
     startupTime: policy.startupTime,
     targetWait: policy.targetWait,
   });
+  // Sized ahead now, or earlier for requests that may still be due (not yet handed out).
+  const sizedAhead = sizing.ahead > 0 || (before.sizedAhead && reading.due > 0);
   const recommendation = sizing.replicas;
   const bounded = boundedReplicas(recommendation, reading.due, policy);
   const bound = boundLimit(recommendation, bounded, policy);
@@ -314,7 +335,11 @@ export function decideWork(
       reason = 'hold-stabilization';
       limitedBy = 'stabilization';
     }
-  } else if (reading.held.length === 0) {
+  } else if (reading.held.length === 0 && !sizedAhead) {
+    // Replicas sized ahead are idle until MASS's scheduler hands them the requests, after they
+    // become due: a scale-in then would remove them, and MASS, taking a removed replica's instance
+    // for online for minutes, would hand it part of that work, which then sticks. So requests
+    // sized ahead hold it too, until none is due any more (then held work does).
     action = 'down';
     desired = bounded;
     reason = 'scale-down-idle';
@@ -358,7 +383,7 @@ export function decideWork(
       smoothing: startSmoothing(demand),
       smoothed: demand,
       recentTargets,
-      work: { ...learnt, holdSince },
+      work: { ...learnt, holdSince, sizedAhead },
     },
     decision: {
       action,

@@ -98,6 +98,29 @@ describe('round cost on a 0.2 server', () => {
     assert.equal(counts[0], counts[1]);
   });
 
+  test('systems whose services size ahead: one more count each, the rest of the round as it was', async () => {
+    await withMass({ dialect: '0.2' }, async (mass) => {
+      populateInstances(mass, 10, (i) => 5 * i);
+      const c = client(mass, 4);
+      await readAll(c, WANTED);
+      const plain = c.stats.requests;
+      assert.equal(plain, formula(WANTED.length, mass.instances.length));
+      const horizons = new Map([
+        [WANTED[0]!, 45_000],
+        [WANTED[3]!, 120_000],
+      ]);
+      mass.clearLog();
+      const readings = await c.readDemand(WANTED, new Date(NOW), horizons);
+      assert.equal(c.stats.requests - plain, formula(WANTED.length, mass.instances.length) + 2);
+      const requestReads = mass.requests.map((r) => r.url).filter((u) => u.startsWith('/api/analysis_request/'));
+      assert.equal(requestReads.length, 2 * WANTED.length + 2);
+      for (const [system, reading] of readings) {
+        assert.ok(reading.ok);
+        assert.equal(reading.demand.dueSoon, horizons.has(system) ? 0 : undefined, system);
+      }
+    });
+  });
+
   test('systems of more than 100 instances: the listing of all takes fewer pages than theirs', async () => {
     await withMass({ dialect: '0.2' }, async (mass) => {
       for (const name of ['big-a', 'big-b'])

@@ -7,6 +7,7 @@ import type { Policy } from '../../src/core/policy';
 import { demandOnly, type InstanceSeen, type Reading } from '../../src/core/reading';
 import {
   decideWork,
+  dueSoonHorizons,
   graceWarning,
   initialWorkState,
   learn,
@@ -202,6 +203,41 @@ describe('sizeForWait with requests due soon: need = D + λ·W + max(0, dueSoon 
         [Math.round(s.need * 1000) / 1000, Math.round(s.ahead * 1000) / 1000, s.replicas],
         [c.need, c.ahead, c.want],
       );
+    });
+  }
+});
+
+describe('dueSoonHorizons: which systems a round counts the requests due soon of, and how far ahead', () => {
+  const p = (system: string, over: Partial<Policy>) =>
+    policy({ system, policy: 'work', sizeAhead: 'on', startupTime: 45, ...over });
+  const cases: { why: string; policies: Policy[]; want: [string, number][] }[] = [
+    { why: 'none', policies: [], want: [] },
+    { why: 'classic: never', policies: [p('a', { policy: 'classic' })], want: [] },
+    { why: 'work, size_ahead=off: never', policies: [p('a', { sizeAhead: 'off' })], want: [] },
+    { why: 'work, size_ahead=on: startup_time in ms', policies: [p('a', {})], want: [['a', 45_000]] },
+    { why: 'startup_time 0: nothing can be due within it', policies: [p('a', { startupTime: 0 })], want: [] },
+    {
+      why: 'a start-up of a fraction of a second still counts',
+      policies: [p('a', { startupTime: 0.5 })],
+      want: [['a', 500]],
+    },
+    {
+      why: 'two services of one system: the longer start-up',
+      policies: [p('a', { startupTime: 30 }), p('a', { startupTime: 90 }), p('a', { startupTime: 60 })],
+      want: [['a', 90_000]],
+    },
+    {
+      why: 'per system; a classic service of the same system changes nothing',
+      policies: [p('a', {}), p('a', { policy: 'classic', startupTime: 300 }), p('b', { startupTime: 20 })],
+      want: [
+        ['a', 45_000],
+        ['b', 20_000],
+      ],
+    },
+  ];
+  for (const c of cases) {
+    test(c.why, () => {
+      assert.deepEqual([...dueSoonHorizons(c.policies)], c.want);
     });
   }
 });
@@ -448,6 +484,40 @@ describe('decideWork: sizing, bounds and the scale-in rules', () => {
         assert.equal(d!.work!.dueSoon, c.dueSoon);
       });
     }
+
+    test('replicas sized ahead are not scaled in before MASS hands them the requests', () => {
+      const ahead = (due: number, dueSoon: number, instances: InstanceSeen[]): Reading => ({
+        ...reading(due, instances),
+        dueSoon,
+      });
+      const rows = [
+        { at: 10, r: ahead(0, 18, idle(17)) }, // sized ahead: 5 idle replicas would do, held
+        { at: 40, r: ahead(18, 0, idle(17)) }, // due now, not handed out yet: still held
+        { at: 70, r: ahead(0, 0, [...seen({ busy: 2 }), ...idle(16)]) }, // handed out: held by held work
+        { at: 100, r: ahead(0, 0, idle(17)) }, // done: down, to what the arrivals learnt need
+      ];
+      const on = run(work({ sizeAhead: 'on' }), 17, rows);
+      assert.deepEqual(
+        on.map((d) => [d.reason, d.desired]),
+        [
+          ['hold-work-held', 17],
+          ['hold-work-held', 17],
+          ['hold-work-held', 17],
+          ['scale-down-idle', 3],
+        ],
+      );
+      assert.equal(on[0]!.limitedBy, 'scale-in-hold');
+      assert.match(
+        describeDecision(on[0]!),
+        /^hold: 5 replicas would do, but replicas were sized ahead for requests due soon \(18 within 45s, 0 due\)/,
+      );
+      // size_ahead=off: the same readings do not hold the scale-in.
+      const off = run(work({ sizeAhead: 'off' }), 17, rows.slice(0, 1));
+      assert.deepEqual([off[0]!.reason, off[0]!.desired], ['scale-down-idle', 1]);
+      // Due requests alone (none sized ahead) do not hold it either.
+      const dueOnly = run(work({ sizeAhead: 'on' }), 17, [{ at: 10, r: ahead(18, 0, idle(17)) }]);
+      assert.deepEqual([dueOnly[0]!.reason, dueOnly[0]!.desired], ['scale-down-idle', 5]);
+    });
 
     test('the sentence names the requests due soon when sizing ahead, and only then', () => {
       const [on] = run(work({ sizeAhead: 'on' }), 1, [{ at: 10, r: soon(0, 20) }]);
