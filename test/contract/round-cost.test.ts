@@ -9,6 +9,9 @@ import { describe, test } from 'node:test';
 import { MassClient } from '../../src/mass/client';
 import { REPROBE_ROUNDS } from '../../src/mass/listing-plan';
 import { startFakeMass, type FakeMass, type FakeMassOptions } from '../fakes/mass-server';
+import { captureLogger, FakeSwarm, ManualClock, specDefaults } from '../fakes/in-memory';
+import { SYSTEM_LABEL } from '../../src/labels';
+import { Reconciler } from '../../src/loop/reconciler';
 
 const KEY = 'round-cost-key';
 const NOW = Date.parse('2024-05-01T12:00:00.000Z');
@@ -285,6 +288,44 @@ describe('round cost on the older server', () => {
           if (pageConcurrency === 1)
             assert.equal(pages.length, dataPages + 1, `${collection}: one page after another, then the 404`);
         }
+      });
+    });
+  }
+});
+
+describe('round cost through the loop: only a service that sizes ahead adds a count', () => {
+  // One service of one system, read by the real client through the daemon's own round.
+  const cases: { why: string; labels: Record<string, string>; extra: number }[] = [
+    { why: 'classic', labels: { 'com.mass.policy': 'classic' }, extra: 0 },
+    { why: 'work, size_ahead=off', labels: { 'com.mass.policy': 'work', 'com.mass.size_ahead': 'off' }, extra: 0 },
+    {
+      why: 'work, size_ahead=on: one more count, up to now + startup_time',
+      labels: { 'com.mass.policy': 'work', 'com.mass.size_ahead': 'on', 'com.mass.startup_time': '45' },
+      extra: 1,
+    },
+  ];
+  for (const c of cases) {
+    test(c.why, async () => {
+      await withMass({ dialect: '0.2' }, async (mass) => {
+        mass.setDemand('ssdeep', { due: 2, notDue: 1, scheduledOnline: 1, onlineInstances: 1 });
+        mass.addRequests('ssdeep', 3, NOW + 30_000);
+        const id = mass.addSystem('ssdeep').id;
+        const clock = new ManualClock(NOW);
+        const swarm = new FakeSwarm();
+        swarm.now = () => clock.now();
+        swarm.add('svc', { [SYSTEM_LABEL]: 'ssdeep', 'com.mass.min_inst': '1', ...c.labels }, 1);
+        const log = captureLogger();
+        const options = { dryRun: true, defaults: specDefaults(), discoveryIntervalMs: 2000, retryMaxDelayMs: 30_000 };
+        const reconciler = new Reconciler(client(mass, 4), swarm, clock, log.logger, options);
+        await reconciler.round();
+        const urls = mass.requests.map((r) => r.url);
+        assert.equal(urls.length, 1 + 2 + 1 + c.extra, urls.join('\n'));
+        const soon = `/api/analysis_request/?analysis_system=${id}&schedule_after__lte=2024-05-01T12:00:45.000Z&count`;
+        assert.equal(urls.includes(soon), c.extra === 1);
+        const decision = log.lines.find((l) => l.service === 'svc' && l.action !== undefined) as
+          { work?: { dueSoon: number | null } } | undefined;
+        assert.ok(decision, 'the service was evaluated');
+        if (c.labels['com.mass.policy'] === 'work') assert.equal(decision.work?.dueSoon, c.extra === 1 ? 3 : null);
       });
     });
   }
