@@ -325,6 +325,12 @@ export const LABEL_SETTINGS = {
     default: 'off',
     help: 'work policy, scale_in=idle: seconds a scale-in may be held by work; then one replica goes anyway, one per this time',
   },
+  sizeAhead: {
+    label: 'com.mass.size_ahead',
+    option: 'DEFAULT_SIZE_AHEAD',
+    default: 'off',
+    help: 'work policy: on also sizes for the requests that become due within startup_time (one more count per system and round)',
+  },
 } as const satisfies { [K in PolicyField]: LabelSetting };
 
 // ---- derived from the tables above ---------------------------------------------------------

@@ -8,6 +8,11 @@ export interface SystemDemand {
   due: number;
   /** analysis requests that become due later; null when this round did not count them */
   notDue: number | null;
+  /**
+   * requests that become due within the horizon asked for this system (now < schedule_after ≤
+   * now + horizon); absent when none was asked (readDemand's `horizons`)
+   */
+  dueSoon?: number;
   /** sum of scheduled_analyses_count over the online instances */
   scheduledOnline: number;
   /** sum of scheduled_analyses_count over the offline instances: fixed by deleting them, not by replicas */
@@ -52,7 +57,12 @@ export type SystemReading = { ok: true; demand: SystemDemand } | { ok: false; er
 
 /** Reads the demand of the named systems in one round. Never throws: failures are per system. */
 export interface DemandSource {
-  readDemand(systems: readonly string[], now: Date): Promise<Map<string, SystemReading>>;
+  /** `horizons`: for the systems named, also count the requests due within that many ms (dueSoon) */
+  readDemand(
+    systems: readonly string[],
+    now: Date,
+    horizons?: ReadonlyMap<string, number>,
+  ): Promise<Map<string, SystemReading>>;
 }
 
 /** The wake-up's reading: every due request of every system, in one request. */

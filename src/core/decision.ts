@@ -292,7 +292,9 @@ function describeWorkDecision(d: Decision, w: WorkFigures): string {
   const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1));
   const took = w.serviceTimeSource === 'label' ? '' : w.serviceTimeSource === 'learned' ? ' learned' : ' assumed';
   const work =
-    `${fmt(w.need)} analyses to start within ${w.targetWait}s (${w.due} due, ${fmt(w.arrivalsPerMin)}/min arriving, ` +
+    `${fmt(w.need)} analyses to start within ${w.targetWait}s (${w.due} due, ` +
+    (w.dueSoon === null ? '' : `${w.dueSoon} due within ${w.startupTime}s, `) +
+    `${fmt(w.arrivalsPerMin)}/min arriving, ` +
     `${Math.round(w.serviceTime)}s each${took})` +
     (w.holders > 0 ? `; ${w.holders} instances hold ${w.heldAnalyses}` : '');
   switch (d.reason) {
@@ -307,6 +309,8 @@ function describeWorkDecision(d: Decision, w: WorkFigures): string {
     case 'hold-work-held': {
       const held = w.heldForS === undefined ? '' : ` for ${Math.round(w.heldForS)}s`;
       const longest = w.longestHold === 'off' ? '' : ` of longest_hold ${w.longestHold}s`;
+      if (w.holders === 0)
+        return `hold: ${d.bounded} replicas would do, but replicas were sized ahead for requests due soon (${w.dueSoon ?? 0} within ${w.startupTime}s, ${w.due} due) and MASS would hand some to a removed replica's instance (size_ahead=on, held${held}${longest}); ${work}`;
       return `hold: ${d.bounded} replicas would do, but ${w.holders} instances hold work and Swarm picks which replica goes (scale_in=idle, held${held}${longest}); ${work}`;
     }
     case 'scale-down-longest-hold':

@@ -13,6 +13,9 @@ export type PolicyName = (typeof POLICIES)[number];
 /** The scale-in rules of the `work` policy: only while no instance holds work, or after a stabilization window. */
 export const SCALE_IN_RULES = ['idle', 'window'] as const;
 
+/** Whether the `work` policy sizes for the requests that become due within the start-up time. */
+export const SIZE_AHEAD = ['off', 'on'] as const;
+
 /** What values one field takes. Numbers are given by the bounds they must keep. */
 export type FieldRule =
   | { kind: 'whole'; min: number; max: number }
@@ -42,6 +45,7 @@ export const POLICY_FIELDS = {
   startupTime: { kind: 'number', min: 0, max: 3600 },
   scaleIn: { kind: 'choice', values: SCALE_IN_RULES },
   longestHold: { kind: 'seconds-or', word: 'off', min: 1, max: 7 * 86_400 },
+  sizeAhead: { kind: 'choice', values: SIZE_AHEAD },
 } as const satisfies Record<string, FieldRule>;
 
 export type PolicyField = keyof typeof POLICY_FIELDS;

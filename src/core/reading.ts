@@ -13,6 +13,11 @@ export interface InstanceSeen {
 export interface Reading {
   /** due analysis requests (not yet scheduled on any instance) */
   due: number;
+  /**
+   * requests that become due within the horizon the reading was asked for (now < schedule_after
+   * ≤ now + horizon: a sample's time_schedule offset, a retry); absent when not counted
+   */
+  dueSoon?: number;
   /** due + scheduled analyses on live (online or working) instances */
   demand: number;
   /** live instances holding work: no scale-down goes below this */

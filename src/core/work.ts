@@ -8,6 +8,16 @@
 // arrivals expected within W fit; never below min_inst, never above max_inst, at least one while
 // work is due. The instances holding work are part of the count: removing one would lose work.
 //
+// Sizing ahead (size_ahead=on): a request that becomes due in t ≤ U seconds can be started by a
+// replica added now, once it is up; waiting until it is due to add one makes it wait U more. So
+// the requests known to become due within U (dueSoon) are sized for now. The arrival estimate λ
+// already expects about λ·min(U, W) of them within W (they count as arrivals once due), so only
+// what the known ones exceed it by is added:
+//   need = D + λ·W + max(0, dueSoon − λ·min(U, W))
+// Without requests announced ahead (dueSoon 0) this is D + λ·W, the sizing without it. Once
+// replicas are sized ahead (the added term above 0), scale_in=idle holds a scale-in as it does
+// for held work, until no request is due any more (see decideWork).
+//
 // Scale-in (scale_in): `idle` removes replicas only while no live instance of the system holds
 // work — Swarm picks the replicas a scale-down removes, and a MASS worker exits at once on SIGTERM,
 // so only then can no analysis be lost; with longest_hold, a scale-in held that long removes one
@@ -67,6 +77,8 @@ export interface WorkState {
   arrivalRate: number;
   /** since when a scale-in has been held by held work (ms), or null */
   holdSince: number | null;
+  /** replicas were sized ahead for requests due soon, and those may still wait for MASS's scheduler */
+  sizedAhead: boolean;
 }
 
 /** The work policy's figures of one decision (for the sentence, the log line and `status`). */
@@ -82,7 +94,9 @@ export interface WorkFigures {
   serviceTimeSource: 'label' | 'learned' | 'prior';
   targetWait: number;
   startupTime: number;
-  /** analyses to start within the target wait: due + arrivals expected within it */
+  /** requests that become due within startupTime, when size_ahead=on (else null) */
+  dueSoon: number | null;
+  /** analyses to start within the target wait: due + arrivals expected within it (+ due soon beyond those) */
   need: number;
   scaleIn: 'idle' | 'window';
   longestHold: number | 'off';
@@ -115,7 +129,22 @@ export function initialWorkState(): WorkState {
     samples: [],
     arrivalRate: 0,
     holdSince: null,
+    sizedAhead: false,
   };
+}
+
+/**
+ * The systems whose requests due soon are to be counted, each with its horizon in ms: the
+ * longest startup_time of its services that size ahead (work policy, size_ahead=on, a start-up
+ * above 0). A system without such a service is not in the map: its round counts what it did.
+ */
+export function dueSoonHorizons(policies: Iterable<Policy>): Map<string, number> {
+  const horizons = new Map<string, number>();
+  for (const p of policies) {
+    if (p.policy !== 'work' || p.sizeAhead !== 'on' || p.startupTime <= 0) continue;
+    horizons.set(p.system, Math.max(horizons.get(p.system) ?? 0, p.startupTime * 1000));
+  }
+  return horizons;
 }
 
 /** The service time to size with, seconds: the label's, or under auto the learned one (the prior until then). */
@@ -191,6 +220,8 @@ export interface SizingInput {
   idleReady: number;
   /** arrivals per second */
   arrivalRate: number;
+  /** requests that become due within the start-up time, sized for ahead (0: not sizing ahead) */
+  dueSoon: number;
   /** seconds: service time S, start-up U, target wait W */
   serviceTime: number;
   startupTime: number;
@@ -198,8 +229,10 @@ export interface SizingInput {
 }
 
 export interface Sizing {
-  /** analyses to start within W: due + arrivals within W */
+  /** analyses to start within W: due + arrivals within W + ahead */
   need: number;
+  /** the requests due soon beyond the arrivals expected within the start-up (0 when none) */
+  ahead: number;
   /** analyses the instances holding work can still start within W */
   heldCapacity: number;
   /** idle running replicas counted */
@@ -216,7 +249,8 @@ const EPSILON = 1e-6;
 /** Replicas for the due work and arrivals within the target wait, counting held work where it is. */
 export function sizeForWait(i: SizingInput): Sizing {
   const { serviceTime: s, startupTime: u, targetWait: w } = i;
-  const need = i.due + i.arrivalRate * w;
+  const ahead = Math.max(0, i.dueSoon - i.arrivalRate * Math.min(u, w));
+  const need = i.due + i.arrivalRate * w + ahead;
   const heldCapacity = i.held.reduce((sum, h) => sum + Math.max(0, w - h * s) / s, 0);
   let rest = need - heldCapacity;
   const perIdle = w / s;
@@ -225,7 +259,7 @@ export function sizeForWait(i: SizingInput): Sizing {
   // A new replica starts at least one analysis, even when the start-up is longer than the target wait.
   const perNew = Math.max(1, Math.max(0, w - u) / s);
   const added = rest <= EPSILON ? 0 : Math.ceil(rest / perNew - EPSILON);
-  return { need, heldCapacity, idleUsed, added, replicas: i.held.length + idleUsed + added };
+  return { need, ahead, heldCapacity, idleUsed, added, replicas: i.held.length + idleUsed + added };
 }
 
 /** One evaluation under the work policy. */
@@ -245,15 +279,19 @@ export function decideWork(
   const held = [...reading.held].sort((a, b) => a - b).slice(0, Math.max(current, 0));
   const holders = held.length;
   const liveIdle = reading.liveness.instances.filter((i) => i.verdict !== 'dead' && i.scheduled === 0).length;
+  const dueSoon = policy.sizeAhead === 'on' ? (reading.dueSoon ?? 0) : null;
   const sizing = sizeForWait({
     due: reading.due,
     held,
     idleReady: Math.max(0, Math.min(liveIdle, current - holders)),
     arrivalRate: learnt.arrivalRate,
+    dueSoon: dueSoon ?? 0,
     serviceTime,
     startupTime: policy.startupTime,
     targetWait: policy.targetWait,
   });
+  // Sized ahead now, or earlier for requests that may still be due (not yet handed out).
+  const sizedAhead = sizing.ahead > 0 || (before.sizedAhead && reading.due > 0);
   const recommendation = sizing.replicas;
   const bounded = boundedReplicas(recommendation, reading.due, policy);
   const bound = boundLimit(recommendation, bounded, policy);
@@ -297,7 +335,11 @@ export function decideWork(
       reason = 'hold-stabilization';
       limitedBy = 'stabilization';
     }
-  } else if (reading.held.length === 0) {
+  } else if (reading.held.length === 0 && !sizedAhead) {
+    // Replicas sized ahead are idle until MASS's scheduler hands them the requests, after they
+    // become due: a scale-in then would remove them, and MASS, taking a removed replica's instance
+    // for online for minutes, would hand it part of that work, which then sticks. So requests
+    // sized ahead hold it too, until none is due any more (then held work does).
     action = 'down';
     desired = bounded;
     reason = 'scale-down-idle';
@@ -330,6 +372,7 @@ export function decideWork(
     serviceTimeSource: source,
     targetWait: policy.targetWait,
     startupTime: policy.startupTime,
+    dueSoon,
     need: sizing.need,
     scaleIn: policy.scaleIn,
     longestHold: policy.longestHold,
@@ -340,7 +383,7 @@ export function decideWork(
       smoothing: startSmoothing(demand),
       smoothed: demand,
       recentTargets,
-      work: { ...learnt, holdSince },
+      work: { ...learnt, holdSince, sizedAhead },
     },
     decision: {
       action,

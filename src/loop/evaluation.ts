@@ -93,7 +93,9 @@ export function evaluateService(
     };
   }
 
-  const input: Reading = ctx.readout ?? { ...demandOnly(reading.demand.demand), due: reading.demand.due };
+  const read: Reading = ctx.readout ?? { ...demandOnly(reading.demand.demand), due: reading.demand.due };
+  const { dueSoon } = reading.demand;
+  const input: Reading = dueSoon === undefined ? read : { ...read, dueSoon };
   const { state, decision } = evaluate(memory.state, { ok: true, reading: input }, current, policy, now);
   Object.assign(memory, { state, decision, reading: reading.demand, nextAt: decision.nextAt });
   sayGraceWarning(log, memory, graceWarning(policy, decision, r.stopGraceMs));

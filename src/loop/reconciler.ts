@@ -14,6 +14,7 @@ import { healthOf, snapshotOf, type HealthSnapshot, type ServiceSnapshot } from 
 import { applyUpdates, errorKind, errorMessage, UPDATE_CONCURRENCY } from './updates';
 import { LivenessBook, type InstanceRemover, type LivenessOptions, type SystemLiveness } from './liveness';
 import { MASS_ONLINE_WINDOW_MS } from '../core/liveness';
+import { dueSoonHorizons } from '../core/work';
 import { WakeUpBook, type WakeUpOptions, type WakeUpOutcome } from './wakeup';
 
 export interface ReconcilerOptions {
@@ -208,7 +209,8 @@ export class Reconciler {
   /** Reads and decides for the due services; returns the time the decisions were made at (null: abandoned). */
   private async evaluate(due: EvaluatedRecord[], signal?: AbortSignal): Promise<number | null> {
     const systems = [...new Set(due.map((r) => r.policy.system))];
-    const read = await unlessAborted(this.demand.readDemand(systems, new Date(this.clock.now())), signal);
+    const horizons = dueSoonHorizons(due.map((r) => r.policy));
+    const read = await unlessAborted(this.demand.readDemand(systems, new Date(this.clock.now()), horizons), signal);
     if (read === ABANDONED) return null;
     const now = this.clock.now();
     this.failures.massReadings(read, now, (kind) => this.events.massError(kind));

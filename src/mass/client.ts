@@ -6,10 +6,12 @@
 // This file wires one round.
 //
 // Cost per round on 0.2: one analysis_system/ page (per 100 systems), two counts per requested
-// system (due, total), and the instances: one listing of every instance, split per system here,
-// when that is estimated to take fewer pages than one listing per system (listing-plan.ts), so
-// 1 + 2 × systems + ceil(instances / 100) in the usual case. It does not grow with the backlog. The older server has no filters, so the whole request and
-// instance lists are paged and counted here without keeping the items.
+// system (due, total; a third, due within a horizon, for a system one of whose services sizes
+// ahead), and the instances: one listing of every instance, split per system here, when that is
+// estimated to take fewer pages than one listing per system (listing-plan.ts), so
+// 1 + 2 × systems + ceil(instances / 100) in the usual case. It does not grow with the backlog.
+// The older server has no filters, so the whole request and instance lists are paged and counted
+// here without keeping the items.
 import type { DemandSource, DueCounter, MassFailure, SystemReading } from '../types';
 import type { HttpAnswer } from './errors';
 import type { Round } from './demand';
@@ -93,7 +95,16 @@ export class MassClient implements DemandSource, DueCounter {
     return this.http.stats;
   }
 
-  async readDemand(systems: readonly string[], now: Date): Promise<Map<string, SystemReading>> {
+  /**
+   * One round. `horizons` (system name → ms): for those systems also the requests that become due
+   * within that long (dueSoon): on 0.2 one more `?count` per such system, on the older server
+   * counted in the same pass over the request list.
+   */
+  async readDemand(
+    systems: readonly string[],
+    now: Date,
+    horizons: ReadonlyMap<string, number> = new Map(),
+  ): Promise<Map<string, SystemReading>> {
     const wanted = [...new Set(systems)];
     const readings = new Map<string, SystemReading>();
     if (wanted.length === 0) return readings;
@@ -104,6 +115,7 @@ export class MassClient implements DemandSource, DueCounter {
       width: this.pageConcurrency,
       perPage: this.perPage,
       timeOf: this.timeOf,
+      horizons,
       fetch: (path, allowNotFound) =>
         limiter.run(() => this.http.getJson(path, allowNotFound, (answer) => hintFor(dialect, path, answer))),
     };

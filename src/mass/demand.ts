@@ -18,6 +18,8 @@ export interface Round {
   perPage: number;
   /** a MASS time in ms since the epoch (one without a zone is in the server's zone) */
   timeOf: (time: MassTime) => number;
+  /** system name → ms: count the requests that become due within that long after `now` (dueSoon) */
+  horizons: ReadonlyMap<string, number>;
 }
 
 export function isOnline(instance: AnalysisSystemInstanceItem, round: Round): boolean {
@@ -30,6 +32,8 @@ export function isOnline(instance: AnalysisSystemInstanceItem, round: Round): bo
 export interface Tally {
   due: number;
   notDue: number;
+  /** requests due within the system's horizon; only for a system with one */
+  dueSoon?: number;
   scheduledOnline: number;
   stuckOffline: number;
   onlineInstances: number;

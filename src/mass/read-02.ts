@@ -56,7 +56,7 @@ export async function read02(
   }
   const names = [...ids.keys()];
   const [counted, listed] = await Promise.all([
-    Promise.all(names.map((name) => settle(counts(round, ids.get(name)!)))),
+    Promise.all(names.map((name) => settle(counts(round, ids.get(name)!, round.horizons.get(name))))),
     readInstances(round, index, ids, memory, mode, report),
   ]);
   names.forEach((name, i) => {
@@ -67,6 +67,7 @@ export async function read02(
     else {
       tally.value.due = c.value.due;
       tally.value.notDue = c.value.notDue;
+      if (c.value.dueSoon !== undefined) tally.value.dueSoon = c.value.dueSoon;
       readings.set(name, { ok: true, demand: toDemand(name, tally.value) });
     }
   });
@@ -88,27 +89,32 @@ async function settle<T>(work: Promise<T>): Promise<Settled<T>> {
  * ignores both filters, and then the difference is 0 where a `__gte` count would repeat the
  * whole backlog. The two counts are not atomic (the scheduler deletes due requests between
  * them), so the difference is clamped at 0; notDue is informational only.
+ *
+ * With a horizon (ms; a service of the system sizes ahead), a third count up to now + horizon:
+ * dueSoon is its difference to the due count, clamped at 0 the same way. Without one, no third
+ * request: a round of services that do not size ahead costs what it did.
  */
-async function counts(round: Round, id: string): Promise<{ due: number; notDue: number }> {
-  const nowIso = new Date(round.now).toISOString();
-  const [due, total] = await Promise.all([
+async function counts(
+  round: Round,
+  id: string,
+  horizon: number | undefined,
+): Promise<{ due: number; notDue: number; dueSoon?: number }> {
+  const upTo = (ms: number | null) =>
     count(
       round.fetch,
       `analysis_request/?${query([
         ['analysis_system', id],
-        ['schedule_after__lte', nowIso],
+        ...(ms === null ? [] : [['schedule_after__lte', new Date(ms).toISOString()] as [string, string]]),
         ['count', null],
       ])}`,
-    ),
-    count(
-      round.fetch,
-      `analysis_request/?${query([
-        ['analysis_system', id],
-        ['count', null],
-      ])}`,
-    ),
+    );
+  const [due, total, soon] = await Promise.all([
+    upTo(round.now),
+    upTo(null),
+    horizon === undefined ? undefined : upTo(round.now + horizon),
   ]);
-  return { due, notDue: Math.max(0, total - due) };
+  const counted = { due, notDue: Math.max(0, total - due) };
+  return soon === undefined ? counted : { ...counted, dueSoon: Math.max(0, soon - due) };
 }
 
 export async function count(fetch: FetchJson, path: string): Promise<number> {

@@ -31,8 +31,8 @@ export async function readLegacy(
   const readings = new Map<string, SystemReading>();
   const tallies = new Map<string, Tally>();
   for (const name of wanted) {
-    if (index.byName.has(name)) tallies.set(name, emptyTally());
-    else readings.set(name, failureOf(unknownSystemFailure(name)));
+    if (!index.byName.has(name)) readings.set(name, failureOf(unknownSystemFailure(name)));
+    else tallies.set(name, round.horizons.has(name) ? { ...emptyTally(), dueSoon: 0 } : emptyTally());
   }
   if (tallies.size === 0) return readings;
   try {
@@ -53,21 +53,28 @@ async function requests(round: Round, index: SystemIndex, tallies: Map<string, T
     pathFor: listPath('analysis_request', round.perPage),
     page: pages.legacy.requests,
     count: (items) => {
-      const counts = new Map<string, { due: number; notDue: number }>();
+      const counts = new Map<string, { due: number; notDue: number; dueSoon: number }>();
       for (const request of items) {
         const name = index.nameOf(request.analysis_system);
         if (name === undefined || !tallies.has(name)) continue;
         let entry = counts.get(name);
-        if (!entry) counts.set(name, (entry = { due: 0, notDue: 0 }));
+        if (!entry) counts.set(name, (entry = { due: 0, notDue: 0, dueSoon: 0 }));
         // A build without schedule_after makes every request due at once.
-        if (request.schedule_after == null || round.timeOf(request.schedule_after) <= round.now) entry.due += 1;
-        else entry.notDue += 1;
+        const at = request.schedule_after == null ? null : round.timeOf(request.schedule_after);
+        if (at === null || at <= round.now) entry.due += 1;
+        else {
+          entry.notDue += 1;
+          // Due within the system's horizon (when it has one): counted in the same pass.
+          const horizon = round.horizons.get(name);
+          if (horizon !== undefined && at <= round.now + horizon) entry.dueSoon += 1;
+        }
       }
       return () => {
-        for (const [name, { due, notDue }] of counts) {
+        for (const [name, { due, notDue, dueSoon }] of counts) {
           const tally = tallies.get(name)!;
           tally.due += due;
           tally.notDue += notDue;
+          if (tally.dueSoon !== undefined) tally.dueSoon += dueSoon;
         }
       };
     },

@@ -25,6 +25,9 @@ export const USAGE = `usage: mass-autoscaler simulate --trace FILE [options]
                           holding work counts as working without a report        (default 600)
   --poll-sleep S          seconds an idle worker sleeps between polls; 0: it notices
                           new work at the scheduler run that assigns it               (default 0)
+  --notice S              seconds before it is due that each request exists (a sample's
+                          time_schedule offset): the reading counts those due within
+                          startup_time, for com.mass.size_ahead=on                    (default 0)
   --delete-on-exit        removed replicas delete their instance, so MASS 0.2 requeues
                           their work (default: it stays on the dead instance, stuck)
   --runs N                N runs over seeds × scheduler phases: mean and spread       (default 1)
@@ -167,6 +170,7 @@ const SIMULATE_NUMBERS: Record<string, { key: NumberKey | 'runs'; rule: NumberRu
   '--poll-sleep': { key: 'pollSleep', rule: seconds(0, false) },
   '--runs': { key: 'runs', rule: MODEL_NUMBERS['--runs'] },
   '--startup': { key: 'startup', rule: seconds(0, false) },
+  '--notice': { key: 'notice', rule: seconds(0, false) },
   '--initial-replicas': { key: 'initialReplicas', rule: { whole: true, min: 0, minExclusive: false, max: 1000 } },
   '--seed': { key: 'seed', rule: { whole: true, min: 0, minExclusive: false, max: 4_294_967_295 } },
   '--until': { key: 'until', rule: seconds(0, true, 366 * 86_400) },

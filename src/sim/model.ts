@@ -15,7 +15,10 @@ import {
 } from '../core/liveness';
 import type { Policy } from '../core/policy';
 
-/** One line of a trace: `arrivals` analysis requests become due at `t` seconds. */
+/**
+ * One line of a trace: `arrivals` analysis requests become due at `t` seconds (they exist from
+ * `t − notice`, SimOptions.notice, until then not due).
+ */
 export interface TracePoint {
   t: number;
   arrivals: number;
@@ -57,6 +60,12 @@ export interface SimOptions {
    * requeues its scheduled analyses as due now; false: they stay on the dead instance (stuck)
    */
   deleteOnExit: boolean;
+  /**
+   * seconds before it becomes due that each request exists in MASS (a sample's time_schedule
+   * offset, a retry): the daemon's reading counts those due within the service's startup_time
+   * (dueSoon, for com.mass.size_ahead=on); 0: each request is due when it is made
+   */
+  notice: number;
   /** seed of the PRNG of the service-time jitter */
   seed: number;
   /** replicas at t=0, all online; undefined: the label set's min_inst */
@@ -81,6 +90,7 @@ export const DEFAULT_OPTIONS: SimOptions = {
   workingGrace: MASS_ONLINE_WINDOW_MS / 1000,
   pollSleep: 0,
   deleteOnExit: false,
+  notice: 0,
   seed: 1,
   drainCap: 24 * 3600,
 };
@@ -272,6 +282,8 @@ export function simulate(trace: readonly TracePoint[], policy: Policy, options: 
   const startup = ms(o.startup);
   const onlineWindow = ms(o.onlineWindow);
   const pollSleep = ms(o.pollSleep);
+  // Requests due within this horizon that already exist: what the daemon counts as due soon.
+  const aheadHorizon = ms(Math.min(o.notice, policy.startupTime));
   const jitterRandom = mulberry32((o.seed ^ 0x9e3779b9) >>> 0);
   const lastArrival = trace.length > 0 ? ms(trace[trace.length - 1]!.t) : 0;
   const fixedEnd = o.until === undefined ? null : ms(o.until);
@@ -426,6 +438,13 @@ export function simulate(trace: readonly TracePoint[], policy: Policy, options: 
     }
   };
 
+  /** Requests that exist (made `notice` ahead) and become due in (now, now + aheadHorizon]. */
+  const dueSoon = (): number => {
+    let n = 0;
+    for (let i = arrivalIndex; i < trace.length && ms(trace[i]!.t) <= now + aheadHorizon; i++) n += trace[i]!.arrivals;
+    return n;
+  };
+
   const settled = (): boolean =>
     decided && arrivalIndex >= trace.length && due.length === 0 && assigned === 0 && replicas.length === floor;
 
@@ -480,7 +499,7 @@ export function simulate(trace: readonly TracePoint[], policy: Policy, options: 
       const current = replicas.length;
       let decision: Decision;
       if (policy.autoscale) {
-        ({ control, decision } = decisionStep(control, readout, policy, now));
+        ({ control, decision } = decisionStep(control, { ...readout, dueSoon: dueSoon() }, policy, now));
       } else {
         // com.mass.autoscale=false: the daemon leaves the service alone; the steps still record demand.
         const nextAt = now + ms(policy.maxScheduleInterval);

@@ -27,7 +27,8 @@ export function buildReport(
   const model =
     `scheduler every ${o.dispatchInterval}s + ${o.schedulerDrift}s drift from ${o.schedulerPhase}s (skips replicas with more than ${MAX_SCHEDULED_PER_INSTANCE}), ` +
     `${o.serviceTime}s per analysis${o.jitter > 0 ? ` ± ${o.jitter * 100}%` : ''}, replicas online ${o.startup}s after being added, ` +
-    `workers poll between batches (online ${o.onlineWindow}s after a poll, working grace ${o.workingGrace}s), removed replicas' work ${o.deleteOnExit ? 'requeued' : 'stuck'}, seed ${o.seed}`;
+    `workers poll between batches (online ${o.onlineWindow}s after a poll, working grace ${o.workingGrace}s), removed replicas' work ${o.deleteOnExit ? 'requeued' : 'stuck'}` +
+    `${o.notice > 0 ? `, requests made ${o.notice}s before they are due` : ''}, seed ${o.seed}`;
 
   const lines: string[] = [];
   // Stuck analyses never finish, so they do not keep a run going: only other unfinished work does.
@@ -129,6 +130,7 @@ export function buildReport(
       workingGrace: o.workingGrace,
       pollSleep: o.pollSleep,
       deleteOnExit: o.deleteOnExit,
+      notice: o.notice,
       runs: args.runs,
       maxScheduledPerInstance: MAX_SCHEDULED_PER_INSTANCE,
       seed: o.seed,

@@ -907,6 +907,136 @@ describe('MassClient: gaps found by a mutation review', () => {
   }
 });
 
+for (const dialect of ['0.2', 'legacy'] as const) {
+  describe(`MassClient, ${dialect} server: requests due within a horizon (dueSoon)`, () => {
+    const HORIZON = 45_000;
+    const readSoon = (c: MassClient, systems: string[], horizons: [string, number][]) =>
+      c.readDemand(systems, now, new Map(horizons));
+
+    test('now < schedule_after ≤ now + horizon: exactly at the horizon is in, a millisecond later out, now itself is due', async () => {
+      await withMass({ dialect }, async (mass) => {
+        mass.addRequests('ssdeep', 5, NOW - 1);
+        mass.addRequests('ssdeep', 1, NOW);
+        mass.addRequests('ssdeep', 2, NOW + 1);
+        mass.addRequests('ssdeep', 3, NOW + HORIZON);
+        mass.addRequests('ssdeep', 4, NOW + HORIZON + 1);
+        mass.addRequests('peid', 2, NOW + 1000);
+        const readings = await readSoon(client(mass), ['ssdeep', 'peid'], [['ssdeep', HORIZON]]);
+        const d = demandOf(readings, 'ssdeep');
+        assert.deepEqual([d.due, d.notDue, d.dueSoon], [6, 9, 5]);
+        // A system without a horizon is not counted: no dueSoon at all, not 0.
+        assert.ok(!('dueSoon' in demandOf(readings, 'peid')));
+      });
+    });
+
+    test('a horizon and nothing due soon: 0', async () => {
+      await withMass({ dialect }, async (mass) => {
+        mass.setDemand('ssdeep', { due: 3, notDue: 2 });
+        const d = demandOf(await readSoon(client(mass), ['ssdeep'], [['ssdeep', HORIZON]]), 'ssdeep');
+        assert.deepEqual([d.due, d.notDue, d.dueSoon], [3, 2, 0]);
+      });
+    });
+
+    test('requests without schedule_after are due, never due soon', async () => {
+      await withMass({ dialect }, async (mass) => {
+        mass.addRequests('ssdeep', 2, null);
+        mass.addRequests('ssdeep', 1, NOW + 10_000);
+        const d = demandOf(await readSoon(client(mass), ['ssdeep'], [['ssdeep', HORIZON]]), 'ssdeep');
+        assert.equal(d.dueSoon, 1);
+        if (dialect === 'legacy') assert.equal(d.due, 2);
+      });
+    });
+  });
+}
+
+describe('MassClient: what counting the requests due soon costs', () => {
+  test('0.2: one more ?count per system with a horizon, up to now + horizon; none for the others', async () => {
+    await withMass({ dialect: '0.2' }, async (mass) => {
+      mass.setDemand('ssdeep', { due: 2, notDue: 1 });
+      mass.setDemand('peid', { due: 1 });
+      const ssdeep = mass.addSystem('ssdeep').id;
+      const c = client(mass);
+      await read(c, ['ssdeep', 'peid']);
+      const without = c.stats.requests;
+      mass.clearLog();
+      await c.readDemand(['ssdeep', 'peid'], now, new Map([['ssdeep', 45_000]]));
+      assert.equal(c.stats.requests - without, without + 1);
+      const counts = mass.requests.map((r) => r.url).filter((u) => u.startsWith('/api/analysis_request/'));
+      assert.equal(counts.length, 5);
+      assert.deepEqual(counts.filter((u) => u.includes(`analysis_system=${ssdeep}&schedule_after__lte=`)).sort(), [
+        `/api/analysis_request/?analysis_system=${ssdeep}&schedule_after__lte=2024-05-01T12:00:00.000Z&count`,
+        `/api/analysis_request/?analysis_system=${ssdeep}&schedule_after__lte=2024-05-01T12:00:45.000Z&count`,
+      ]);
+    });
+  });
+
+  test('legacy: counted in the same pass over the request list, no request more', async () => {
+    await withMass({ dialect: 'legacy' }, async (mass) => {
+      mass.setDemand('ssdeep', { due: 250, notDue: 1, scheduledOnline: 2, onlineInstances: 1 });
+      mass.addRequests('ssdeep', 3, NOW + 30_000);
+      const plain = client(mass);
+      await read(plain, ['ssdeep']);
+      const ahead = client(mass);
+      const d = demandOf(await ahead.readDemand(['ssdeep'], now, new Map([['ssdeep', 45_000]])), 'ssdeep');
+      assert.equal(d.dueSoon, 3);
+      assert.equal(ahead.stats.requests, plain.stats.requests);
+    });
+  });
+
+  test('0.2: the counts are not atomic; a due-soon count below the due count reads as 0, never negative', async () => {
+    const id = '5a14596e613bc66400000001';
+    const server = await startServer((req, res) => {
+      const base = `http://${req.headers.host}/api/`;
+      const url = new URL(req.url ?? '/', base);
+      const params = url.searchParams;
+      const envelope = (results: unknown[]) => ({ page: 1, page_count: 1, next: null, previous: null, results });
+      if (url.pathname === '/api/analysis_system/' && params.get('page') === '1')
+        return sendJson(res, 200, envelope([{ id, identifier_name: 'ssdeep', url: `${base}analysis_system/ssdeep/` }]));
+      if (url.pathname === '/api/analysis_request/' && params.has('count')) {
+        // The scheduler handed out 4 due requests between the due count and the due-soon count.
+        const lte = params.get('schedule_after__lte');
+        return sendJson(res, 200, { count: lte === null ? 9 : Date.parse(lte) === NOW ? 7 : 3 });
+      }
+      if (url.pathname === '/api/analysis_system_instance/' && params.get('page') === '1')
+        return sendJson(res, 200, envelope([]));
+      return sendJson(res, 404, { error: 'not found' });
+    });
+    try {
+      const readings = await client(server).readDemand(['ssdeep'], now, new Map([['ssdeep', 45_000]]));
+      const d = demandOf(readings, 'ssdeep');
+      assert.deepEqual([d.due, d.notDue, d.dueSoon], [7, 2, 0]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('legacy, times without a zone: due soon on the MASS server clock (MASS_TIME_ZONE)', async () => {
+    // 21:00:30 in Tokyo is 12:00:30 UTC: 30 s after NOW. Read as UTC it is nine hours away.
+    const server = await startServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (url.searchParams.get('page') !== '1') return sendJson(res, 404, { message: 'not found' });
+      const system = `http://${req.headers.host}/api/analysis_system/ssdeep/`;
+      const lists: Record<string, unknown[]> = {
+        '/api/analysis_system/': [{ identifier_name: 'ssdeep', url: system }],
+        '/api/analysis_request/': [{ id: 'r1', analysis_system: system, schedule_after: '2024-05-01T21:00:30' }],
+        '/api/analysis_system_instance/': [],
+      };
+      const results = lists[url.pathname];
+      if (results === undefined) return sendJson(res, 404, { message: 'not found' });
+      sendJson(res, 200, { results });
+    });
+    try {
+      const horizons = new Map([['ssdeep', 45_000]]);
+      const tokyo = await client(server, { serverTimeZone: 'Asia/Tokyo' }).readDemand(['ssdeep'], now, horizons);
+      assert.equal(demandOf(tokyo, 'ssdeep').dueSoon, 1);
+      const utc = await client(server).readDemand(['ssdeep'], now, horizons);
+      assert.deepEqual([demandOf(utc, 'ssdeep').dueSoon, demandOf(utc, 'ssdeep').notDue], [0, 1]);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('MassClient: times without a zone are the MASS server clock (MASS_TIME_ZONE)', () => {
   // An older server whose database is not zone-aware: its clock runs on Tokyo time (UTC+9).
   // At NOW (12:00 UTC = 21:00 in Tokyo) the request became due at 20:30 Tokyo time (11:30 UTC)

@@ -9,6 +9,9 @@ import { describe, test } from 'node:test';
 import { MassClient } from '../../src/mass/client';
 import { REPROBE_ROUNDS } from '../../src/mass/listing-plan';
 import { startFakeMass, type FakeMass, type FakeMassOptions } from '../fakes/mass-server';
+import { captureLogger, FakeSwarm, ManualClock, specDefaults } from '../fakes/in-memory';
+import { SYSTEM_LABEL } from '../../src/labels';
+import { Reconciler } from '../../src/loop/reconciler';
 
 const KEY = 'round-cost-key';
 const NOW = Date.parse('2024-05-01T12:00:00.000Z');
@@ -96,6 +99,29 @@ describe('round cost on a 0.2 server', () => {
       });
     }
     assert.equal(counts[0], counts[1]);
+  });
+
+  test('systems whose services size ahead: one more count each, the rest of the round as it was', async () => {
+    await withMass({ dialect: '0.2' }, async (mass) => {
+      populateInstances(mass, 10, (i) => 5 * i);
+      const c = client(mass, 4);
+      await readAll(c, WANTED);
+      const plain = c.stats.requests;
+      assert.equal(plain, formula(WANTED.length, mass.instances.length));
+      const horizons = new Map([
+        [WANTED[0]!, 45_000],
+        [WANTED[3]!, 120_000],
+      ]);
+      mass.clearLog();
+      const readings = await c.readDemand(WANTED, new Date(NOW), horizons);
+      assert.equal(c.stats.requests - plain, formula(WANTED.length, mass.instances.length) + 2);
+      const requestReads = mass.requests.map((r) => r.url).filter((u) => u.startsWith('/api/analysis_request/'));
+      assert.equal(requestReads.length, 2 * WANTED.length + 2);
+      for (const [system, reading] of readings) {
+        assert.ok(reading.ok);
+        assert.equal(reading.demand.dueSoon, horizons.has(system) ? 0 : undefined, system);
+      }
+    });
   });
 
   test('systems of more than 100 instances: the listing of all takes fewer pages than theirs', async () => {
@@ -262,6 +288,44 @@ describe('round cost on the older server', () => {
           if (pageConcurrency === 1)
             assert.equal(pages.length, dataPages + 1, `${collection}: one page after another, then the 404`);
         }
+      });
+    });
+  }
+});
+
+describe('round cost through the loop: only a service that sizes ahead adds a count', () => {
+  // One service of one system, read by the real client through the daemon's own round.
+  const cases: { why: string; labels: Record<string, string>; extra: number }[] = [
+    { why: 'classic', labels: { 'com.mass.policy': 'classic' }, extra: 0 },
+    { why: 'work, size_ahead=off', labels: { 'com.mass.policy': 'work', 'com.mass.size_ahead': 'off' }, extra: 0 },
+    {
+      why: 'work, size_ahead=on: one more count, up to now + startup_time',
+      labels: { 'com.mass.policy': 'work', 'com.mass.size_ahead': 'on', 'com.mass.startup_time': '45' },
+      extra: 1,
+    },
+  ];
+  for (const c of cases) {
+    test(c.why, async () => {
+      await withMass({ dialect: '0.2' }, async (mass) => {
+        mass.setDemand('ssdeep', { due: 2, notDue: 1, scheduledOnline: 1, onlineInstances: 1 });
+        mass.addRequests('ssdeep', 3, NOW + 30_000);
+        const id = mass.addSystem('ssdeep').id;
+        const clock = new ManualClock(NOW);
+        const swarm = new FakeSwarm();
+        swarm.now = () => clock.now();
+        swarm.add('svc', { [SYSTEM_LABEL]: 'ssdeep', 'com.mass.min_inst': '1', ...c.labels }, 1);
+        const log = captureLogger();
+        const options = { dryRun: true, defaults: specDefaults(), discoveryIntervalMs: 2000, retryMaxDelayMs: 30_000 };
+        const reconciler = new Reconciler(client(mass, 4), swarm, clock, log.logger, options);
+        await reconciler.round();
+        const urls = mass.requests.map((r) => r.url);
+        assert.equal(urls.length, 1 + 2 + 1 + c.extra, urls.join('\n'));
+        const soon = `/api/analysis_request/?analysis_system=${id}&schedule_after__lte=2024-05-01T12:00:45.000Z&count`;
+        assert.equal(urls.includes(soon), c.extra === 1);
+        const decision = log.lines.find((l) => l.service === 'svc' && l.action !== undefined) as
+          { work?: { dueSoon: number | null } } | undefined;
+        assert.ok(decision, 'the service was evaluated');
+        if (c.labels['com.mass.policy'] === 'work') assert.equal(decision.work?.dueSoon, c.extra === 1 ? 3 : null);
       });
     });
   }

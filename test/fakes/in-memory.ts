@@ -50,15 +50,26 @@ export class FakeDemand implements DemandSource {
   failAll: SystemReading | null = null;
   readonly failing = new Map<string, SystemReading>();
   calls = 0;
-  async readDemand(systems: readonly string[]): Promise<Map<string, SystemReading>> {
+  /** requests due soon per system, given when a round asks for that system with a horizon */
+  readonly dueSoon = new Map<string, number>();
+  /** the horizons each round asked for */
+  readonly horizonsAsked: ReadonlyMap<string, number>[] = [];
+  async readDemand(
+    systems: readonly string[],
+    _now?: Date,
+    horizons: ReadonlyMap<string, number> = new Map(),
+  ): Promise<Map<string, SystemReading>> {
     this.calls += 1;
+    this.horizonsAsked.push(horizons);
     const out = new Map<string, SystemReading>();
     for (const s of systems) {
       const failure = this.failAll ?? this.failing.get(s);
       if (failure) out.set(s, failure);
-      else if (this.demand.has(s))
-        out.set(s, { ok: true, demand: demandOf(s, this.demand.get(s)!, this.instances.get(s)) });
-      else
+      else if (this.demand.has(s)) {
+        const demand = demandOf(s, this.demand.get(s)!, this.instances.get(s));
+        const soon = horizons.has(s) ? { dueSoon: this.dueSoon.get(s) ?? 0 } : {};
+        out.set(s, { ok: true, demand: { ...demand, ...soon } });
+      } else
         out.set(s, {
           ok: false,
           error: { kind: 'unknown-system', message: `analysis system ${s} is not registered in MASS` },

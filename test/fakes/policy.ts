@@ -22,6 +22,7 @@ export function policy(overrides: Partial<Policy> = {}): Policy {
     startupTime: 45,
     scaleIn: 'idle',
     longestHold: 'off',
+    sizeAhead: 'off',
     ...overrides,
   };
 }

@@ -35,6 +35,7 @@ describe('config', () => {
       startupTime: 45,
       scaleIn: 'idle',
       longestHold: 'off',
+      sizeAhead: 'off',
     });
   });
 
@@ -326,6 +327,7 @@ describe('config', () => {
       DEFAULT_STARTUP_TIME: '0',
       DEFAULT_SCALE_IN: 'window',
       DEFAULT_LONGEST_HOLD: '1800',
+      DEFAULT_SIZE_AHEAD: ' ON ',
     });
     assert.ok(result.ok, JSON.stringify(result));
     assert.deepEqual(result.config, {
@@ -366,6 +368,7 @@ describe('config', () => {
         startupTime: 0,
         scaleIn: 'window',
         longestHold: 1800,
+        sizeAhead: 'on',
       },
     });
   });

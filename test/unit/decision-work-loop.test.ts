@@ -45,6 +45,34 @@ describe('the work policy in the loop', () => {
     assert.ok(reasons.indexOf('hold-work-held') < reasons.indexOf('scale-down-idle'));
   });
 
+  test('size_ahead=on: the round asks for its system with startup_time as horizon, and the requests due soon are sized for', async () => {
+    const { mass, swarm, log, runFor } = loopUnderTest();
+    mass.demand.set('sa', 0);
+    mass.demand.set('sb', 0);
+    mass.dueSoon.set('sa', 10);
+    mass.dueSoon.set('sb', 10);
+    const ahead = swarm.add('ahead', { ...WORK, 'com.mass.size_ahead': 'on', 'com.mass.startup_time': '30' }, 1);
+    const plain = swarm.add('plain', { ...WORK, [SYSTEM_LABEL]: 'sb' }, 1);
+    await runFor(10);
+    assert.ok(mass.horizonsAsked.length > 0);
+    for (const asked of mass.horizonsAsked) assert.deepEqual([...asked], [['sa', 30_000]]);
+    // 10 due soon, no idle instance seen: each new replica starts (120 − 30)/30 = 3 within 120 s.
+    assert.equal(swarm.services.get(ahead.id)!.replicas, 4);
+    assert.equal(swarm.services.get(plain.id)!.replicas, 1);
+    const line = log.lines.find((l) => l.service === 'ahead' && l.action === 'up') as { work?: { dueSoon?: number } };
+    assert.equal(line?.work?.dueSoon, 10);
+  });
+
+  test('classic and work services without size_ahead: no horizon is asked for', async () => {
+    const { mass, swarm, runFor } = loopUnderTest();
+    mass.demand.set('sa', 3);
+    swarm.add('classic', { [SYSTEM_LABEL]: 'sa' }, 1);
+    swarm.add('work', { ...WORK, 'com.mass.size_ahead': 'off' }, 1);
+    await runFor(10);
+    assert.ok(mass.horizonsAsked.length > 0);
+    assert.ok(mass.horizonsAsked.every((asked) => asked.size === 0));
+  });
+
   test('scale_in=window with a stop_grace_period shorter than the service time: warned once, shown in status', async () => {
     const { mass, swarm, log, runFor, reconciler } = loopUnderTest();
     mass.demand.set('sa', 2);

@@ -7,6 +7,7 @@ import type { Policy } from '../../src/core/policy';
 import { demandOnly, type InstanceSeen, type Reading } from '../../src/core/reading';
 import {
   decideWork,
+  dueSoonHorizons,
   graceWarning,
   initialWorkState,
   learn,
@@ -26,6 +27,7 @@ describe('sizeForWait: replicas for the due work and arrivals within the target 
     held: [],
     idleReady: 0,
     arrivalRate: 0,
+    dueSoon: 0,
     serviceTime: 30,
     startupTime: 45,
     targetWait: 120,
@@ -115,6 +117,130 @@ function reading(due: number, instances: InstanceSeen[]): Reading {
     liveness: { instances },
   };
 }
+
+describe('sizeForWait with requests due soon: need = D + λ·W + max(0, dueSoon − λ·min(U, W))', () => {
+  // W 120 s, S 30 s: a new replica starts (W − U)/S analyses within W.
+  const base: SizingInput = {
+    due: 0,
+    held: [],
+    idleReady: 0,
+    arrivalRate: 0,
+    dueSoon: 0,
+    serviceTime: 30,
+    startupTime: 40,
+    targetWait: 120,
+  };
+  const cases: { why: string; over: Partial<SizingInput>; need: number; ahead: number; want: number }[] = [
+    { why: 'none due soon, no arrivals: nothing to size for', over: {}, need: 0, ahead: 0, want: 0 },
+    {
+      why: 'none due soon: the arrivals within W alone (6/min × 120 s)',
+      over: { arrivalRate: 0.1 },
+      need: 12,
+      ahead: 0,
+      want: 5,
+    },
+    {
+      why: 'due soon without arrivals: each counts, as if due (10 ÷ (120 − 40)/30)',
+      over: { dueSoon: 10 },
+      need: 10,
+      ahead: 10,
+      want: 4,
+    },
+    {
+      why: 'due soon on top of the due ones',
+      over: { due: 5, dueSoon: 3 },
+      need: 8,
+      ahead: 3,
+      want: 3,
+    },
+    {
+      why: 'fewer due soon than the arrivals expected within U (λ·U = 4): nothing added',
+      over: { arrivalRate: 0.1, dueSoon: 3 },
+      need: 12,
+      ahead: 0,
+      want: 5,
+    },
+    {
+      why: 'exactly the arrivals expected within U: nothing added',
+      over: { arrivalRate: 0.1, dueSoon: 4 },
+      need: 12,
+      ahead: 0,
+      want: 5,
+    },
+    {
+      why: 'one more than expected within U: one added',
+      over: { arrivalRate: 0.1, dueSoon: 5 },
+      need: 13,
+      ahead: 1,
+      want: 5,
+    },
+    {
+      why: 'a burst announced ahead: what exceeds λ·U is added',
+      over: { arrivalRate: 0.1, dueSoon: 24 },
+      need: 32,
+      ahead: 20,
+      want: 12,
+    },
+    {
+      why: 'U longer than W: compared with the arrivals within W (λ·W = 6), not within U',
+      over: { arrivalRate: 0.05, dueSoon: 10, startupTime: 200 },
+      need: 10,
+      ahead: 4,
+      want: 10,
+    },
+    {
+      why: 'held work keeps its place: holders count, due-soon work goes to the others',
+      over: { held: [4], dueSoon: 5, idleReady: 1 },
+      need: 5,
+      ahead: 5,
+      want: 3,
+    },
+  ];
+  for (const c of cases) {
+    test(c.why, () => {
+      const s = sizeForWait({ ...base, ...c.over });
+      assert.deepEqual(
+        [Math.round(s.need * 1000) / 1000, Math.round(s.ahead * 1000) / 1000, s.replicas],
+        [c.need, c.ahead, c.want],
+      );
+    });
+  }
+});
+
+describe('dueSoonHorizons: which systems a round counts the requests due soon of, and how far ahead', () => {
+  const p = (system: string, over: Partial<Policy>) =>
+    policy({ system, policy: 'work', sizeAhead: 'on', startupTime: 45, ...over });
+  const cases: { why: string; policies: Policy[]; want: [string, number][] }[] = [
+    { why: 'none', policies: [], want: [] },
+    { why: 'classic: never', policies: [p('a', { policy: 'classic' })], want: [] },
+    { why: 'work, size_ahead=off: never', policies: [p('a', { sizeAhead: 'off' })], want: [] },
+    { why: 'work, size_ahead=on: startup_time in ms', policies: [p('a', {})], want: [['a', 45_000]] },
+    { why: 'startup_time 0: nothing can be due within it', policies: [p('a', { startupTime: 0 })], want: [] },
+    {
+      why: 'a start-up of a fraction of a second still counts',
+      policies: [p('a', { startupTime: 0.5 })],
+      want: [['a', 500]],
+    },
+    {
+      why: 'two services of one system: the longer start-up',
+      policies: [p('a', { startupTime: 30 }), p('a', { startupTime: 90 }), p('a', { startupTime: 60 })],
+      want: [['a', 90_000]],
+    },
+    {
+      why: 'per system; a classic service of the same system changes nothing',
+      policies: [p('a', {}), p('a', { policy: 'classic', startupTime: 300 }), p('b', { startupTime: 20 })],
+      want: [
+        ['a', 45_000],
+        ['b', 20_000],
+      ],
+    },
+  ];
+  for (const c of cases) {
+    test(c.why, () => {
+      assert.deepEqual([...dueSoonHorizons(c.policies)], c.want);
+    });
+  }
+});
 
 describe('learn: service time from falling scheduled counts, arrivals from the work in the system', () => {
   // The last evaluation at 0 s, this one at 30 s: a change seen now happened at 15 s.
@@ -338,6 +464,71 @@ describe('decideWork: sizing, bounds and the scale-in rules', () => {
       assert.deepEqual({ action, reason, limitedBy, recommendation, desired }, c.want);
     });
   }
+
+  describe('size_ahead: the requests due within startup_time', () => {
+    const soon = (due: number, dueSoon: number | undefined): Reading => ({
+      ...reading(due, idle(1)),
+      ...(dueSoon === undefined ? {} : { dueSoon }),
+    });
+    const rows: { why: string; sizeAhead: 'on' | 'off'; r: Reading; want: number; dueSoon: number | null }[] = [
+      { why: 'off: ignored', sizeAhead: 'off', r: soon(0, 20), want: 1, dueSoon: null },
+      { why: 'on: sized for (20 ÷ 2.5 per new replica)', sizeAhead: 'on', r: soon(0, 20), want: 8, dueSoon: 20 },
+      { why: 'on, with due work: both', sizeAhead: 'on', r: soon(6, 6), want: 5, dueSoon: 6 },
+      { why: 'on, none due soon', sizeAhead: 'on', r: soon(6, 0), want: 2, dueSoon: 0 },
+      { why: 'on, a reading that did not count them: 0', sizeAhead: 'on', r: soon(6, undefined), want: 2, dueSoon: 0 },
+    ];
+    for (const c of rows) {
+      test(c.why, () => {
+        const [d] = run(work({ minInst: 1, sizeAhead: c.sizeAhead }), 1, [{ at: 10, r: c.r }]);
+        assert.equal(d!.desired, c.want);
+        assert.equal(d!.work!.dueSoon, c.dueSoon);
+      });
+    }
+
+    test('replicas sized ahead are not scaled in before MASS hands them the requests', () => {
+      const ahead = (due: number, dueSoon: number, instances: InstanceSeen[]): Reading => ({
+        ...reading(due, instances),
+        dueSoon,
+      });
+      const rows = [
+        { at: 10, r: ahead(0, 18, idle(17)) }, // sized ahead: 5 idle replicas would do, held
+        { at: 40, r: ahead(18, 0, idle(17)) }, // due now, not handed out yet: still held
+        { at: 70, r: ahead(0, 0, [...seen({ busy: 2 }), ...idle(16)]) }, // handed out: held by held work
+        { at: 100, r: ahead(0, 0, idle(17)) }, // done: down, to what the arrivals learnt need
+      ];
+      const on = run(work({ sizeAhead: 'on' }), 17, rows);
+      assert.deepEqual(
+        on.map((d) => [d.reason, d.desired]),
+        [
+          ['hold-work-held', 17],
+          ['hold-work-held', 17],
+          ['hold-work-held', 17],
+          ['scale-down-idle', 3],
+        ],
+      );
+      assert.equal(on[0]!.limitedBy, 'scale-in-hold');
+      assert.match(
+        describeDecision(on[0]!),
+        /^hold: 5 replicas would do, but replicas were sized ahead for requests due soon \(18 within 45s, 0 due\)/,
+      );
+      // size_ahead=off: the same readings do not hold the scale-in.
+      const off = run(work({ sizeAhead: 'off' }), 17, rows.slice(0, 1));
+      assert.deepEqual([off[0]!.reason, off[0]!.desired], ['scale-down-idle', 1]);
+      // Due requests alone (none sized ahead) do not hold it either.
+      const dueOnly = run(work({ sizeAhead: 'on' }), 17, [{ at: 10, r: ahead(18, 0, idle(17)) }]);
+      assert.deepEqual([dueOnly[0]!.reason, dueOnly[0]!.desired], ['scale-down-idle', 5]);
+    });
+
+    test('the sentence names the requests due soon when sizing ahead, and only then', () => {
+      const [on] = run(work({ sizeAhead: 'on' }), 1, [{ at: 10, r: soon(0, 20) }]);
+      assert.equal(
+        describeDecision(on!),
+        'scale up: 20 analyses to start within 120s (0 due, 20 due within 45s, 0/min arriving, 30s each): 8 replicas, not 1',
+      );
+      const [off] = run(work({ sizeAhead: 'off' }), 1, [{ at: 10, r: soon(0, 20) }]);
+      assert.doesNotMatch(describeDecision(off!), /due within/);
+    });
+  });
 
   test('idle with longest_hold: after that long one replica goes anyway, then one per longest_hold', () => {
     const held = reading(0, [...seen({ busy: 2 }), ...idle(5)]);

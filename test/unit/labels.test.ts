@@ -199,6 +199,8 @@ describe('labels of the work policy', () => {
     { label: LABEL_NAMES.scaleIn, value: 'IDLE', field: 'scaleIn', want: 'idle' },
     { label: LABEL_NAMES.longestHold, value: 'off', field: 'longestHold', want: 'off' },
     { label: LABEL_NAMES.longestHold, value: '1800', field: 'longestHold', want: 1800 },
+    { label: LABEL_NAMES.sizeAhead, value: 'on', field: 'sizeAhead', want: 'on' },
+    { label: LABEL_NAMES.sizeAhead, value: ' OFF ', field: 'sizeAhead', want: 'off' },
   ];
   for (const c of valid) {
     test(`${c.label}=${JSON.stringify(c.value)} is accepted`, () => {
@@ -221,6 +223,8 @@ describe('labels of the work policy', () => {
     { label: LABEL_NAMES.scaleIn, value: 'never', problem: 'must be "idle" or "window"' },
     { label: LABEL_NAMES.longestHold, value: '0', problem: 'must be at least 1' },
     { label: LABEL_NAMES.longestHold, value: 'never', problem: 'must be off or a number of seconds' },
+    { label: LABEL_NAMES.sizeAhead, value: 'yes', problem: 'must be "off" or "on"' },
+    { label: LABEL_NAMES.sizeAhead, value: '', problem: 'is empty' },
   ];
   for (const c of invalid) {
     test(`${c.label}=${JSON.stringify(c.value)} is refused: ${c.problem}`, () => {

@@ -109,6 +109,12 @@ describe('simulate: bad input → exit 2 and a message naming the problem', () =
       usage: true,
     },
     {
+      why: '--notice -5',
+      argv: () => ['--trace', traceFile(GOOD), '--notice', '-5'],
+      message: /--notice "-5" is not a number of seconds/,
+      usage: true,
+    },
+    {
       why: 'malformed line: the message has its line number',
       argv: () => ['--trace', traceFile('t,arrivals\n0,1\n10,x\n')],
       message: /trace-\d+\.csv line 3: arrivals "x" is not a whole number/,
@@ -244,6 +250,28 @@ describe('simulate: a good run', () => {
       ],
     );
     assert.ok(runs.figures.replicaSeconds.mean > 0 && runs.figures.replicaSeconds.sd >= 0);
+  });
+
+  test('--notice S: the requests are made S seconds ahead, said in the model line and summary.json', async () => {
+    const out = join(dir, 'notice');
+    const r = await run([
+      '--trace',
+      join(__dirname, '../../examples/burst.csv'),
+      '--notice',
+      '60',
+      '--labels',
+      'policy=work,size_ahead=off',
+      '--labels',
+      'policy=work,size_ahead=on',
+      '--out',
+      out,
+    ]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out.replace(/\s+/g, ' '), /requests made 60s before they are due/);
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    assert.equal(summary.model.notice, 60);
+    const [off, on] = summary.labelSets.map((s: { summary: { p95Wait: number } }) => s.summary.p95Wait);
+    assert.ok(on < off, `p95 wait ${on}s sized ahead, ${off}s without`);
   });
 
   test('--help prints the usage and exits 0', async () => {

@@ -199,6 +199,65 @@ describe('queue model: startup delay of new replicas', () => {
   }
 });
 
+describe('--notice: requests made before they are due, sized for ahead under size_ahead=on', () => {
+  // 18 requests due at 110 s; the work policy evaluates every 30 s while nothing moves.
+  const burst: TracePoint[] = [
+    { t: 0, arrivals: 0 },
+    { t: 110, arrivals: 18 },
+  ];
+  const work = (sizeAhead: string) =>
+    policyOf({
+      policy: 'work',
+      min_inst: '1',
+      max_inst: '20',
+      service_time: '30',
+      target_wait: '60',
+      startup_time: '45',
+      size_ahead: sizeAhead,
+    });
+  const firstUp = (r: ReturnType<typeof simulate>) => r.steps.find((s) => s.action === 'up')!.t;
+
+  const cases: { why: string; notice: number; sizeAhead: string; from: number; to: number }[] = [
+    {
+      why: 'size_ahead=off: replicas are added once the burst is due',
+      notice: 60,
+      sizeAhead: 'off',
+      from: 110,
+      to: 140,
+    },
+    {
+      why: 'notice 60 s, startup_time 45 s: added within 45 s of the burst',
+      notice: 60,
+      sizeAhead: 'on',
+      from: 65,
+      to: 109,
+    },
+    { why: 'notice 30 s: added within 30 s of the burst', notice: 30, sizeAhead: 'on', from: 80, to: 109 },
+    { why: 'no notice: nothing is known ahead', notice: 0, sizeAhead: 'on', from: 110, to: 140 },
+  ];
+  for (const c of cases) {
+    test(c.why, () => {
+      const t = firstUp(simulate(burst, work(c.sizeAhead), options({ notice: c.notice })));
+      assert.ok(t >= c.from && t <= c.to, `first scale-up at ${t}s, expected ${c.from}–${c.to}s`);
+    });
+  }
+
+  test('sized ahead, the burst is spread over new replicas; without, MASS hands it all to the one online', () => {
+    const off = simulate(burst, work('off'), options({ notice: 60 })).summary;
+    const on = simulate(burst, work('on'), options({ notice: 60 })).summary;
+    // Without: all 18 go to the one replica at the 120 s run, the last starting 17 × 30 s later.
+    assert.equal(off.maxWait, 10 + 17 * 30);
+    assert.ok(on.maxWait! <= 60, `max wait ${on.maxWait}s sized ahead`);
+    assert.deepEqual([on.completed, on.stuck, on.aborted], [18, 0, 0]);
+  });
+
+  test('without --notice (the default) size_ahead changes nothing', () => {
+    const trace = exampleTrace('step.csv');
+    assert.equal(DEFAULT_OPTIONS.notice, 0);
+    assert.deepEqual(simulate(trace, work('on'), options()), simulate(trace, work('off'), options()));
+  });
+});
+
 describe('queue model: removed replicas', () => {
   // 3 replicas get one analysis of 100 s each at t=0; min=max=1. MASS calls them offline from
   // 10 s, and with a working grace of 5 s the daemon judges them dead from 15 s (no report came):
