@@ -60,13 +60,13 @@ async function requests(round: Round, index: SystemIndex, tallies: Map<string, T
         let entry = counts.get(name);
         if (!entry) counts.set(name, (entry = { due: 0, notDue: 0, dueSoon: 0 }));
         // A build without schedule_after makes every request due at once.
-        const at = request.schedule_after == null ? null : round.timeOf(request.schedule_after);
-        if (at === null || at <= round.now) entry.due += 1;
+        if (request.schedule_after == null || round.timeOf(request.schedule_after) <= round.now) entry.due += 1;
         else {
           entry.notDue += 1;
           // Due within the system's horizon (when it has one): counted in the same pass.
           const horizon = round.horizons.get(name);
-          if (horizon !== undefined && at <= round.now + horizon) entry.dueSoon += 1;
+          // Stryker disable next-line ConditionalExpression: without a horizon, now + undefined is NaN and nothing counts
+          if (horizon !== undefined && round.timeOf(request.schedule_after) <= round.now + horizon) entry.dueSoon += 1;
         }
       }
       return () => {
