@@ -122,7 +122,9 @@ describe('MASS failing in every way: no managed service loses a replica, the dae
     const countedBefore = await massErrorsTotal(port, c.kind);
     const mark = daemon.lines.length;
 
-    await mass.setFault(c.fault);
+    // From the next round's first request: a round in flight finishes, so the first failure (the
+    // line each case checks) is that of the round's first request, analysis_system/.
+    await mass.setFault(c.fault.kind === 'refuse' ? c.fault : { ...c.fault, from: 'analysis_system/' });
     demandA(LOW);
     if (c.bDemand !== undefined) mass.setDemand(sysB, { due: c.bDemand });
     try {

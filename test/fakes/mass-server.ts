@@ -56,7 +56,8 @@
 // Every fault but 'refuse' can be narrowed with `path` (substring of, or RegExp tested on, the
 // request's path+query, e.g. 'analysis_request/'), `system` (identifier_name or id, matched
 // against the `analysis_system` filter, so only 0.2 requests of that system match) and `times`
-// (the fault clears itself after that many matching requests).
+// (the fault clears itself after that many matching requests); `from` arms it until the first
+// request containing that string (a round's start), so no round in flight is cut half-way.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
@@ -122,6 +123,12 @@ export interface FaultScope {
   path?: string | RegExp;
   system?: string;
   times?: number;
+  /**
+   * The fault waits for the first request whose path+query contains this (e.g. 'analysis_system/',
+   * the first request of a daemon's round) and applies from then on: a round already in flight
+   * when the fault is set finishes unharmed, so the first failure is that request's.
+   */
+  from?: string;
 }
 
 export type FakeFault =
@@ -551,6 +558,10 @@ export class FakeMass {
   private takeFault(url: string, params: URLSearchParams): Exclude<FakeFault, { kind: 'refuse' }> | null {
     const fault = this.currentFault;
     if (fault === null || fault.kind === 'refuse') return null;
+    if (fault.from !== undefined) {
+      if (!url.includes(fault.from)) return null;
+      delete fault.from;
+    }
     if (fault.path !== undefined) {
       const hit = typeof fault.path === 'string' ? url.includes(fault.path) : fault.path.test(url);
       if (!hit) return null;
