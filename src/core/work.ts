@@ -190,6 +190,7 @@ export function learn(state: WorkState, reading: Reading, serviceTime: number, n
     // A change seen now happened between the readings: at their midpoint, as well as can be told.
     const between = first ? now : (state.lastAt! + now) / 2;
     let since = before?.since ?? null;
+    // Stryker disable next-line EqualityOperator,ConditionalExpression: scheduled counts are never negative, so was > 0 only restates scheduled < was
     if (was > 0 && i.scheduled < was) {
       finished += was - i.scheduled;
       if (since !== null) samples.push((between - since) / 1000 / (was - i.scheduled));
@@ -258,6 +259,7 @@ export function sizeForWait(i: SizingInput): Sizing {
   rest -= idleUsed * perIdle;
   // A new replica starts at least one analysis, even when the start-up is longer than the target wait.
   const perNew = Math.max(1, Math.max(0, w - u) / s);
+  // Stryker disable next-line EqualityOperator: perNew >= 1, so at rest = EPSILON ceil(rest / perNew − EPSILON) is 0 too
   const added = rest <= EPSILON ? 0 : Math.ceil(rest / perNew - EPSILON);
   return { need, ahead, heldCapacity, idleUsed, added, replicas: i.held.length + idleUsed + added };
 }
@@ -346,6 +348,7 @@ export function decideWork(
   } else {
     holdSince = learnt.holdSince ?? now;
     const longest = policy.longestHold;
+    // Stryker disable next-line ConditionalExpression,StringLiteral: with longest_hold off, longest * 1000 is NaN and the comparison false anyway
     if (longest !== 'off' && now - holdSince >= longest * 1000) {
       action = 'down';
       desired = current - 1;
