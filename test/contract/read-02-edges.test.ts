@@ -145,6 +145,21 @@ describe('0.2: a system listed without an id', () => {
   });
 });
 
+test('0.2: two systems of one name, neither with an id nor a URL: said once, as such', async () => {
+  await withScripted(
+    (url) =>
+      url.pathname === '/api/analysis_system/' ? envelope([{ identifier_name: 'a' }, { identifier_name: 'a' }]) : 404,
+    async (baseUrl) => {
+      const warnings: string[] = [];
+      const c = client(baseUrl, { warn: (m) => warnings.push(m) });
+      for (const _ of [1, 2]) failure(await c.readDemand(['a'], new Date(NOW)), 'a');
+      assert.deepEqual(warnings, [
+        'MASS lists 2 analysis systems named "a" ((no id), (no id)); reading the last one listed ((no id))',
+      ]);
+    },
+  );
+});
+
 describe('0.2: page 1 of the listing of all must be right, or no system is read', () => {
   const rows: { why: string; page1: (base: string) => unknown; message: string; kind: string }[] = [
     {

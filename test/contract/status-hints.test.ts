@@ -37,6 +37,12 @@ describe('a failed read names the likely cause when the step tells it', () => {
       want: `GET analysis_request/?page=1&per_page=100:${REJECTED}; the older MASS server lists analysis_request/ and scheduled_analysis/ only for admin keys`,
     },
     {
+      why: 'older server, 500 on analysis_request/: no hint',
+      dialect: 'legacy',
+      fault: { kind: 'status', code: 500, path: 'analysis_request/' },
+      want: 'GET analysis_request/?page=1&per_page=100: 500 Internal Server Error',
+    },
+    {
       why: 'older server, 403 on analysis_system_instance/: no hint',
       dialect: 'legacy',
       fault: { kind: 'forbidden', path: 'analysis_system_instance/' },
