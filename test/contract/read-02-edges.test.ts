@@ -79,6 +79,7 @@ describe('a ?count answer: only {"count": N} is a count', () => {
       },
       { why: 'null', body: null, want: { kind: 'bad-shape', message: `${SHAPE}, received null` } },
       { why: 'a bare list', body: [], want: { kind: 'bad-shape', message: `${SHAPE}, received array` } },
+      { why: 'a bare string', body: '7', want: { kind: 'bad-shape', message: `${SHAPE}, received string` } },
       {
         why: 'a 404: a failed request, not a shape',
         body: 404,
