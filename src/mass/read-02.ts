@@ -244,6 +244,7 @@ async function listAll(round: Round, index: SystemIndex, wanted: Set<string>, li
     if (parsed.page !== page)
       throw pagingFailure(step, `asked for page 1, got page ${parsed.page}: the server ignores page (paging loop)`);
     checkNext(step, page, parsed.next);
+    // Stryker disable next-line ConditionalExpression: a later page reaching here gave page 1's page_count (checked above)
     if (page === 1) pageCount = parsed.page_count;
     for (const [i, instance] of parsed.results.entries()) {
       const uuid = instanceId(instance);
@@ -256,7 +257,9 @@ async function listAll(round: Round, index: SystemIndex, wanted: Set<string>, li
       }
       total += 1;
       const name = index.nameOf(instance.analysis_system);
+      // Stryker disable next-line ConditionalExpression: counts and the memory are only ever looked up by system name
       if (name !== undefined) counts.set(name, (counts.get(name) ?? 0) + 1);
+      // Stryker disable next-line ConditionalExpression: tallies.get(undefined) is undefined too
       const tally = name === undefined ? undefined : tallies.get(name);
       if (tally !== undefined) addTo(tally, instance, round, `${step}: results.${i}`);
     }
