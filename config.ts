@@ -408,12 +408,12 @@ function ruleSchema(rule: FieldRule): z.ZodType<unknown, string> {
           if (v.toLowerCase() === word) return word;
           const parsed = seconds.safeParse(v);
           if (parsed.success) return parsed.data as number;
-          // Stryker disable next-line OptionalChaining: a failed zod parse always has an issue
-          const message = parsed.error.issues[0]?.message;
+          // Stryker disable next-line OptionalChaining,StringLiteral: a failed zod parse always has an issue
+          const message = parsed.error.issues[0]?.message ?? 'is not valid';
           ctx.addIssue({
+            // Stryker disable next-line StringLiteral: only the issue's message is read, never its code
             code: 'custom',
-            message:
-              message === 'is not a number' ? `must be ${word} or a number of seconds` : (message ?? 'is not valid'),
+            message: message === 'is not a number' ? `must be ${word} or a number of seconds` : message,
           });
           return z.NEVER;
         });
@@ -588,8 +588,11 @@ function readApiKey(env: Env, readFile: (path: string) => string, problems: stri
       return undefined;
     }
     const key = text.trim();
-    if (key === '') problems.push(`API_KEY_FILE=${JSON.stringify(file)} is empty`);
-    return key === '' ? undefined : key;
+    if (key === '') {
+      problems.push(`API_KEY_FILE=${JSON.stringify(file)} is empty`);
+      return undefined;
+    }
+    return key;
   }
   if (!direct) {
     problems.push(`API_KEY is not set (${OPTIONS.API_KEY.help})`);

@@ -181,7 +181,8 @@ export function decide(
   } else if (stabilized < current) {
     action = 'down';
     desired = stabilized;
-    reason = bound === 'max_inst' && stabilized === policy.maxInst ? 'scale-down-to-max-inst' : 'scale-down';
+    // capped by max_inst, the window's highest count is max_inst too (stabilized is clamped to it)
+    reason = bound === 'max_inst' ? 'scale-down-to-max-inst' : 'scale-down';
     if (stabilized > bounded) limitedBy = 'stabilization';
   } else if (bounded < current) {
     action = 'hold';
