@@ -41,11 +41,23 @@ async function inspectService(idOrName: string): Promise<{ ID: string; Version: 
 }
 
 /** Another client's change: adds an env var, as `docker service update --env-add` would. */
+/**
+ * Another client's change to the service. It is out of sequence itself when Swarm updates the new
+ * service in between (as it does right after creating one): like any client, it reads again and
+ * retries, so that its change lands.
+ */
 async function addEnv(serviceId: string, entry: string): Promise<void> {
-  const current = await inspectService(serviceId);
-  const spec = structuredClone(current.Spec);
-  spec.TaskTemplate.ContainerSpec.Env = [...(spec.TaskTemplate.ContainerSpec.Env ?? []), entry];
-  await docker.getService(serviceId).update({ _query: { version: current.Version.Index }, _body: spec });
+  for (let attempt = 1; ; attempt++) {
+    const current = await inspectService(serviceId);
+    const spec = structuredClone(current.Spec);
+    spec.TaskTemplate.ContainerSpec.Env = [...(spec.TaskTemplate.ContainerSpec.Env ?? []), entry];
+    try {
+      await docker.getService(serviceId).update({ _query: { version: current.Version.Index }, _body: spec });
+      return;
+    } catch (err) {
+      if (attempt >= 10 || !String((err as Error).message).includes('update out of sequence')) throw err;
+    }
+  }
 }
 
 async function rejectsWithSwarmError(
