@@ -18,6 +18,7 @@ import {
   type WorkState,
 } from '../../src/core/work';
 import { policy } from '../fakes/policy';
+import { reading, seen } from '../fakes/work-reading';
 
 describe('sizeForWait: replicas for the due work and arrivals within the target wait', () => {
   // W 120 s, S 30 s, U 45 s: an idle replica starts 4 analyses within W, a new one 2.5,
@@ -101,22 +102,6 @@ describe('sizeForWait: replicas for the due work and arrivals within the target 
     });
   }
 });
-
-function seen(counts: Record<string, number>, verdict: InstanceSeen['verdict'] = 'online'): InstanceSeen[] {
-  return Object.entries(counts).map(([uuid, scheduled]) => ({ uuid, verdict, scheduled }));
-}
-
-function reading(due: number, instances: InstanceSeen[]): Reading {
-  const live = instances.filter((i) => i.verdict !== 'dead');
-  const held = live.filter((i) => i.scheduled > 0).map((i) => i.scheduled);
-  return {
-    due,
-    demand: due + live.reduce((n, i) => n + i.scheduled, 0),
-    floor: held.length,
-    held,
-    liveness: { instances },
-  };
-}
 
 describe('sizeForWait with requests due soon: need = D + λ·W + max(0, dueSoon − λ·min(U, W))', () => {
   // W 120 s, S 30 s: a new replica starts (W − U)/S analyses within W.

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { initialState, type Decision, type ServiceState } from '../../src/core/decision';
 import { evaluate } from '../../src/core/evaluation';
 import type { Policy } from '../../src/core/policy';
-import type { InstanceSeen, Reading } from '../../src/core/reading';
+import type { Reading } from '../../src/core/reading';
 import {
   decideWork,
   dueSoonHorizons,
@@ -17,23 +17,7 @@ import {
   type WorkState,
 } from '../../src/core/work';
 import { policy } from '../fakes/policy';
-
-function seen(counts: Record<string, number>, verdict: InstanceSeen['verdict'] = 'online'): InstanceSeen[] {
-  return Object.entries(counts).map(([uuid, scheduled]) => ({ uuid, verdict, scheduled }));
-}
-
-function reading(due: number, instances: InstanceSeen[], dueSoon?: number): Reading {
-  const live = instances.filter((i) => i.verdict !== 'dead');
-  const held = live.filter((i) => i.scheduled > 0).map((i) => i.scheduled);
-  return {
-    due,
-    demand: due + live.reduce((n, i) => n + i.scheduled, 0),
-    floor: held.length,
-    held,
-    liveness: { instances },
-    ...(dueSoon === undefined ? {} : { dueSoon }),
-  };
-}
+import { reading, seen } from '../fakes/work-reading';
 
 const idle = (n: number) => seen(Object.fromEntries(Array.from({ length: n }, (_, i) => [`i${i}`, 0])));
 
